@@ -1,0 +1,106 @@
+"""The ``nlp-lstm`` command line.
+
+    nlp-lstm corpora [--json]
+    nlp-lstm tokenizer --corpus rotten_tomatoes --vocabulary-size 8000 --output sp.model
+    nlp-lstm tokenizer --data my.tsv --output sp.model --encode "some text"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nlp_lstm.errors import NlpLstmError
+
+
+def _corpora(args) -> None:
+    from nlp_lstm import corpora
+
+    records = corpora.describe()
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return
+    print(f"{'corpus':<16} {'task':<12} {'unit':<11} {'train':>9} {'validation':>11} {'test':>9}  source")
+    for r in records:
+        s = r["splits"]
+        print(f"{r['name']:<16} {r['task']:<12} {r['unit']:<11} {s['train']:>9,} "
+              f"{s['validation']:>11,} {s['test']:>9,}  {r['source']}")
+
+
+def _training_texts(args) -> list[str]:
+    from nlp_lstm import corpora
+    from nlp_lstm.data import read_labelled, read_pairs, read_text
+
+    if args.data:
+        path = Path(args.data)
+        if args.kind == "text":
+            return read_text(path).splitlines()
+        if args.kind == "pairs":
+            pairs = read_pairs(path)
+            return pairs.sources + pairs.targets
+        return read_labelled(path).texts
+    corpus = corpora.get(args.corpus)
+    loaded = corpora.load(corpus.name, "train")
+    if corpus.kind == "text":
+        return loaded.splitlines()
+    return loaded[0] if corpus.kind == "labelled" else loaded[0] + loaded[1]
+
+
+def _tokenizer(args) -> None:
+    import tensorflow as tf
+
+    from nlp_lstm.tokenization import SentencePieceTokenizer, train_sentencepiece
+
+    texts = _training_texts(args)
+    print(f"training a {args.model_type} SentencePiece model ({args.vocabulary_size} pieces) "
+          f"on {len(texts):,} lines", file=sys.stderr)
+    proto = train_sentencepiece(texts, args.vocabulary_size, args.model_type,
+                                args.character_coverage)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(proto)
+    print(f"wrote {output} ({len(proto):,} bytes)")
+    tokenizer = SentencePieceTokenizer(proto)
+    for text in args.encode or []:
+        ids = tokenizer.tokenize(tf.constant([text]))[0].numpy().tolist()
+        pieces = [tokenizer.pieces()[i] for i in ids]
+        print(json.dumps({"text": text, "ids": ids, "pieces": pieces}, ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nlp-lstm", description="LSTM NLP recipes: tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("corpora", help="list the bundled corpora with split counts")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(run=_corpora)
+
+    tok = commands.add_parser("tokenizer", help="train a SentencePiece model")
+    source = tok.add_mutually_exclusive_group()
+    source.add_argument("--corpus", default="rotten_tomatoes", help="bundled corpus (train split)")
+    source.add_argument("--data", help="a user file instead of a bundled corpus")
+    tok.add_argument("--kind", choices=("labelled", "text", "pairs"), default="labelled",
+                     help="how to read --data (default: labelled TSV/CSV/JSONL)")
+    tok.add_argument("--vocabulary-size", type=int, default=8000)
+    tok.add_argument("--model-type", choices=("unigram", "bpe"), default="unigram")
+    tok.add_argument("--character-coverage", type=float, default=0.9995)
+    tok.add_argument("--output", required=True, help="where to write the .model file")
+    tok.add_argument("--encode", nargs="*", metavar="TEXT", help="texts to show tokenized")
+    tok.set_defaults(run=_tokenizer)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except NlpLstmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
