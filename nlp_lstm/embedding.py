@@ -39,6 +39,7 @@ class TokenEmbedding(keras.layers.Layer):
         self.embedding = keras.layers.Embedding(vocabulary_size, output_dim, mask_zero=True,
                                                 name="embeddings")
         self.dropout = keras.layers.Dropout(dropout)
+        self.embedding.trainable = self.trainable  # the constructor flag reaches the sublayer
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -19,7 +19,8 @@ def _decode(value) -> str:
 
 
 def load_tfds(name: str, task: str, split: str, source_language: str = "en",
-              target_language: str = "de", data_dir: str | None = None):
+              target_language: str = "de", data_dir: str | None = None,
+              download: bool = True):
     """Loads one split of a TensorFlow Datasets dataset as examples for ``task``.
 
     Args:
@@ -30,6 +31,8 @@ def load_tfds(name: str, task: str, split: str, source_language: str = "en",
         split: ``train``, ``validation`` or ``test`` (any TFDS split string works).
         source_language, target_language: feature names for translation.
         data_dir: where TFDS keeps prepared data.
+        download: fetch and prepare the dataset if ``data_dir`` lacks it; with
+            ``False`` only already-prepared data is used (fails fast offline).
 
     Returns:
         ``LabelledExamples``, the text as one string, or ``ParallelExamples``.
@@ -43,11 +46,11 @@ def load_tfds(name: str, task: str, split: str, source_language: str = "en",
     name = name[len(PREFIX):] if name.startswith(PREFIX) else name
     try:
         dataset, info = tfds.load(name, split=TFDS_SPLITS.get(split, split), with_info=True,
-                                  data_dir=data_dir, download=True)
+                                  data_dir=data_dir, download=download)
     except Exception as error:  # tfds raises many types; all mean "could not load"
         raise NlpLstmError(
             f"could not load TensorFlow Datasets {name!r} split {split!r}: "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. "
+            f"{type(error).__name__}: {str(error).splitlines()[0].rstrip('.') if str(error) else ''}. "
             "TFDS downloads need the network; offline, use a bundled corpus "
             "(`nlp-lstm corpora`) or a local file with --data") from None
     records = tfds.as_numpy(dataset)
