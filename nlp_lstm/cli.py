@@ -1,6 +1,8 @@
 """The ``nlp-lstm`` command line.
 
     nlp-lstm corpora [--json]
+    nlp-lstm predict --model saved_models/sentiment "A fine film." "Dull."
+    nlp-lstm predict --model saved_models/sentiment --input texts.txt --format jsonl
     nlp-lstm tokenizer --corpus rotten_tomatoes --vocabulary-size 8000 --output sp.model
     nlp-lstm tokenizer --data my.tsv --output sp.model --encode "some text"
 """
@@ -69,6 +71,41 @@ def _tokenizer(args) -> None:
         print(json.dumps({"text": text, "ids": ids, "pieces": pieces}, ensure_ascii=False))
 
 
+def _read_inputs(args) -> list[str]:
+    from nlp_lstm.data import read_text
+
+    texts = list(args.texts or [])
+    if args.input:
+        texts += read_text(args.input).splitlines()
+    if not texts:
+        raise NlpLstmError("give texts as arguments or --input FILE (one text per line)")
+    return texts
+
+
+def _write_rows(rows: list[dict], fmt: str) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    print("\t".join(rows[0]))
+    for row in rows:
+        print("\t".join(json.dumps(v) if isinstance(v, list) else str(v) for v in row.values()))
+
+
+def _predict(args) -> None:
+    from nlp_lstm import serving
+
+    model = serving.load(args.model, "sentiment")
+    texts = _read_inputs(args)
+    outputs = serving.run_batched(model.signature, {"text": texts}, args.batch_size)
+    labels = model.metadata["labels"]
+    rows = []
+    for text, label, probabilities in zip(texts, outputs["label"], outputs["probabilities"]):
+        rows.append({"text": text, "label": label.decode("utf-8"),
+                     **{f"p_{name}": round(float(p), 4) for name, p in zip(labels, probabilities)}})
+    _write_rows(rows, args.format)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlp-lstm", description="LSTM NLP recipes: tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--output", required=True, help="where to write the .model file")
     tok.add_argument("--encode", nargs="*", metavar="TEXT", help="texts to show tokenized")
     tok.set_defaults(run=_tokenizer)
+
+    predict = commands.add_parser("predict", help="classify texts with a sentiment export")
+    predict.add_argument("--model", required=True,
+                         help="export version directory, or task folder (newest version)")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--input", help="a UTF-8 file with one text per line")
+    predict.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.set_defaults(run=_predict)
     return parser
 
 

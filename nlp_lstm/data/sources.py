@@ -1,0 +1,56 @@
+"""Where a recipe's examples come from: a bundled corpus, a user file, or TFDS.
+
+``--dataset NAME`` names a bundled corpus (``rotten_tomatoes``) or a TFDS dataset
+(``tfds:imdb_reviews``); ``--data PATH`` a user file, split into
+train/validation/test with a fixed seed (10% validation, 10% test).
+"""
+
+from __future__ import annotations
+
+import random
+
+from nlp_lstm import corpora
+from nlp_lstm.data.readers import LabelledExamples, read_labelled
+from nlp_lstm.data.tfds_loader import PREFIX, load_tfds
+from nlp_lstm.errors import NlpLstmError
+
+HELD_OUT_SHARE = 0.1
+
+
+def _split_labelled(examples: LabelledExamples, seed: int) -> dict[str, LabelledExamples]:
+    order = list(range(len(examples.texts)))
+    random.Random(seed).shuffle(order)
+    held_out = max(1, round(len(order) * HELD_OUT_SHARE))
+    if len(order) < 3 * held_out or len(order) < 10:
+        raise NlpLstmError(f"only {len(order)} usable examples; at least 10 are needed to "
+                           "split train/validation/test")
+    parts = {"validation": order[:held_out], "test": order[held_out:2 * held_out],
+             "train": order[2 * held_out:]}
+    return {split: LabelledExamples([examples.texts[i] for i in idx],
+                                    [examples.labels[i] for i in idx])
+            for split, idx in parts.items()}
+
+
+def labelled_splits(data: str | None, dataset: str | None, default: str, seed: int,
+                    skip_bad_rows: bool = False) -> tuple[dict[str, LabelledExamples], str]:
+    """Train/validation/test examples for a classification recipe.
+
+    Returns:
+        ``(splits, description)`` where ``description`` names the source for metadata.
+    """
+    if data:
+        examples = read_labelled(data, skip_bad_rows=skip_bad_rows)
+        return _split_labelled(examples, seed), f"file {data} (seeded 80/10/10 split)"
+    name = dataset or default
+    if name.startswith(PREFIX):
+        train = load_tfds(name, "sentiment", "train")
+        test = load_tfds(name, "sentiment", "test")
+        carved = _split_labelled(train, seed)
+        carved["train"].texts += carved["test"].texts
+        carved["train"].labels += carved["test"].labels
+        return {"train": carved["train"], "validation": carved["validation"], "test": test}, name
+    corpus = corpora.get(name)
+    if corpus.task != "sentiment":
+        raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not sentiment")
+    return ({split: LabelledExamples(*corpora.load(name, split)) for split in corpora.SPLITS},
+            f"bundled corpus {name} ({corpus.source})")

@@ -1,0 +1,109 @@
+"""SavedModel versions on disk: atomic writing, metadata, finding the newest.
+
+Layout (TensorFlow Serving): ``<export_dir>/<version>/`` with integer versions.
+A version directory appears only once complete: everything is written into a
+hidden temporary sibling first and renamed into place, so a crash mid-export
+never leaves a version that loads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from nlp_lstm.errors import NlpLstmError
+
+METADATA_FILE = "nlp_lstm.json"
+
+
+def versions(export_dir: str | Path) -> list[int]:
+    """The complete versions under ``export_dir``, ascending."""
+    path = Path(export_dir)
+    if not path.is_dir():
+        return []
+    return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def write_version(export_dir: str | Path, write: Callable[[Path], None]) -> Path:
+    """Runs ``write(tmp_dir)`` and publishes the result as the next free version.
+
+    Args:
+        export_dir: the task folder, e.g. ``saved_models/sentiment``.
+        write: fills the given empty directory with the export.
+
+    Returns:
+        The published version directory.
+    """
+    base = Path(export_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".incomplete-", dir=base))
+    try:
+        write(staging)
+        while True:
+            target = base / str((versions(base) or [0])[-1] + 1)
+            try:
+                os.rename(staging, target)  # atomic; fails if another export took the number
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+    import tensorflow_text
+
+    import nlp_lstm
+
+    return {"nlp_lstm": nlp_lstm.__version__, "tensorflow": tf.__version__,
+            "tensorflow_text": tensorflow_text.__version__, "keras": keras.__version__,
+            "python": platform.python_version()}
+
+
+def write_metadata(directory: Path, task: str, **fields) -> dict:
+    """Writes the export's JSON metadata (task, creation time, library versions, fields)."""
+    metadata = {"task": task,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "libraries": library_versions(), **fields}
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+    return metadata
+
+
+def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]:
+    """Finds an export: a version directory, or a task folder (newest version).
+
+    Returns:
+        ``(version_dir, metadata)``.
+
+    Raises:
+        NlpLstmError: if there is no complete export there, its metadata is
+            unreadable, or it belongs to another task.
+    """
+    path = Path(model_dir)
+    if not path.exists():
+        raise NlpLstmError("no such export directory", path=path)
+    if not (path / "saved_model.pb").exists():
+        found = versions(path)
+        if not found:
+            raise NlpLstmError("not a SavedModel version directory, and holds no numbered "
+                               "versions", path=path)
+        path = path / str(found[-1])
+    try:
+        metadata = json.loads((path / METADATA_FILE).read_text())
+    except FileNotFoundError:
+        raise NlpLstmError(f"missing {METADATA_FILE}; not an nlp-lstm export", path=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise NlpLstmError(f"corrupt {METADATA_FILE}: {error}", path=path) from None
+    if task is not None and metadata.get("task") != task:
+        raise NlpLstmError(f"this export is a {metadata.get('task')!r} model, not {task!r}",
+                           path=path)
+    return path, metadata

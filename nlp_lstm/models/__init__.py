@@ -1,0 +1,1 @@
+"""One module per task: the Keras model and how it serves itself."""

@@ -1,0 +1,52 @@
+"""PNG plots for run directories (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def training_curves(history: dict[str, list[float]], metrics: list[str], path: Path,
+                    title: str = "") -> Path:
+    """One panel per metric, train vs validation (``val_`` keys), by epoch."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], metrics):
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            if history.get(key):
+                epochs = np.arange(1, len(history[key]) + 1)
+                axis.plot(epochs, history[key], marker="o", label=label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(matrix, labels: list[str], path: Path, title: str = "") -> Path:
+    """A heatmap of ``[true, predicted]`` counts with the counts written in."""
+    matrix = np.asarray(matrix)
+    size = 1.2 + 0.9 * len(labels)
+    fig, axis = plt.subplots(figsize=(size + 1.5, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for (i, j), count in np.ndenumerate(matrix):
+        axis.text(j, i, str(count), ha="center", va="center",
+                  color="white" if count > matrix.max() / 2 else "black")
+    fig.colorbar(image)
+    axis.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,80 @@
+"""The argument shape every recipe shares.
+
+    recipes/<task>.py train    [--preset quick|full] [--data PATH | --dataset NAME]
+                               [--run-dir DIR] [--export-dir DIR] [--<config-field> VALUE ...]
+    recipes/<task>.py evaluate --model EXPORT [--data PATH | --dataset NAME] [--split test]
+    recipes/<task>.py export   --run-dir DIR [--export-dir DIR]
+    recipes/<task>.py finetune --from EXPORT --data PATH [--run-dir DIR] [--export-dir DIR] [...]
+
+Any config field can be overridden as ``--field-name value`` (or ``--set field=value``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+
+def build_parser(task: str, description: str
+                 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The shared sub-commands.
+
+    Returns:
+        ``(parser, sub-command parsers by name)``, for recipes to add their own flags.
+    """
+    parser = argparse.ArgumentParser(prog=f"recipes/{task}.py", description=description,
+                                     epilog="Any config field can be set as --field-name VALUE.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    subparsers = {}
+    for name, help_text in (("train", "train, evaluate on the test split, export"),
+                            ("evaluate", "evaluate an export on a split"),
+                            ("export", "export a finished run's best weights"),
+                            ("finetune", "continue training an export on new data, export again")):
+        sub = subparsers[name] = commands.add_parser(name, help=help_text)
+        if name in ("train", "finetune", "evaluate"):
+            source = sub.add_mutually_exclusive_group()
+            source.add_argument("--data", help="a user file (split 80/10/10 with a fixed seed)")
+            source.add_argument("--dataset", help="a bundled corpus name or tfds:NAME")
+            sub.add_argument("--skip-bad-rows", action="store_true",
+                             help="skip malformed rows (counted) instead of stopping")
+        if name in ("train", "finetune"):
+            sub.add_argument("--preset", choices=("quick", "full"), default="quick")
+            sub.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                             help="override a config field (repeatable)")
+        if name in ("train", "finetune", "export"):
+            sub.add_argument("--run-dir", type=Path, help="run directory (default runs/<task>-<time>)")
+            sub.add_argument("--export-dir", type=Path, default=Path("saved_models") / task,
+                             help="task folder receiving a new integer version")
+        if name == "finetune":
+            sub.add_argument("--from", dest="source_export", type=Path, required=True,
+                             help="export (version or task folder) to continue from")
+        if name == "evaluate":
+            sub.add_argument("--model", type=Path, required=True, help="export to evaluate")
+            sub.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    return parser, subparsers
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parses known flags; leftover ``--field value`` pairs become config overrides."""
+    args, extra = parser.parse_known_args(argv)
+    overrides = list(getattr(args, "set", []))
+    index = 0
+    while index < len(extra):
+        item = extra[index]
+        if not item.startswith("--"):
+            parser.error(f"unexpected argument {item!r}")
+        name, sep, value = item[2:].partition("=")
+        if not sep:
+            if index + 1 >= len(extra):
+                parser.error(f"{item} needs a value")
+            value, index = extra[index + 1], index + 1
+        overrides.append(f"{name}={value}")
+        index += 1
+    args.overrides = overrides
+    if args.command == "export" and args.run_dir is None:
+        parser.error("export needs --run-dir (the finished training run)")
+    if getattr(args, "run_dir", None) is None and args.command in ("train", "finetune"):
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        args.run_dir = Path("runs") / f"{parser.prog.split('/')[-1].removesuffix('.py')}-{stamp}"
+    return args

@@ -1,0 +1,55 @@
+"""Loading exports for inference, as any consumer would: TensorFlow + tensorflow_text."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from nlp_lstm import export as export_lib
+from nlp_lstm.errors import NlpLstmError
+
+
+@dataclasses.dataclass
+class LoadedExport:
+    """A reloaded SavedModel with its nlp-lstm metadata."""
+
+    path: Path
+    metadata: dict
+    module: object
+
+    @property
+    def signature(self):
+        return self.module.signatures["serving_default"]
+
+
+def load(model_dir: str | Path, task: str) -> LoadedExport:
+    """Loads the export at ``model_dir`` (a version, or a task folder's newest).
+
+    Raises:
+        NlpLstmError: missing, incomplete or corrupt export, or another task's.
+    """
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
+
+    path, metadata = export_lib.resolve(model_dir, task)
+    try:
+        module = tf.saved_model.load(str(path))
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        raise NlpLstmError(f"cannot load the SavedModel: {str(error).splitlines()[0]}",
+                           path=path) from None
+    return LoadedExport(path, metadata, module)
+
+
+def run_batched(signature, inputs: dict[str, list], batch_size: int, **scalars) -> dict:
+    """Calls ``signature`` on ``inputs`` in batches; returns numpy outputs concatenated."""
+    import tensorflow as tf
+
+    size = len(next(iter(inputs.values())))
+    outputs: dict[str, list] = {}
+    for start in range(0, size, batch_size):
+        batch = {k: tf.constant(v[start:start + batch_size]) for k, v in inputs.items()}
+        for key, value in signature(**batch, **scalars).items():
+            outputs.setdefault(key, []).append(value.numpy())
+    return {key: np.concatenate(parts) for key, parts in outputs.items()}

@@ -1,0 +1,1 @@
+"""Runners: one module per task, tying data, model, training and export together."""

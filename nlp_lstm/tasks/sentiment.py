@@ -1,0 +1,285 @@
+"""Sentiment runner: train, evaluate, export and fine-tune the BiLSTM classifier."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nlp_lstm import config as config_lib
+from nlp_lstm import export as export_lib
+from nlp_lstm import metrics, plots, recipe_args
+from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
+from nlp_lstm.data.sources import labelled_splits
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
+from nlp_lstm.tokenization import SentencePieceTokenizer, train_sentencepiece
+from nlp_lstm.training import RunDirectory, fit
+
+TASK = "sentiment"
+DEFAULT_CORPUS = "rotten_tomatoes"
+TOKENIZER_FILE = "sentencepiece.model"
+KERAS_FILE = "model.keras"
+
+
+@dataclasses.dataclass
+class SentimentConfig:
+    """Everything that shapes a sentiment run (saved with the run and the export)."""
+
+    vocabulary_size: int = 4000
+    sequence_length: int = 96
+    embedding_dim: int = 64
+    lstm_units: int = 64
+    lstm_layers: int = 1
+    dropout: float = 0.3
+    embedding_dropout: float = 0.1
+    batch_size: int = 64
+    epochs: int = 4
+    learning_rate: float = 3e-3
+    patience: int = 2
+    seed: int = 1
+
+
+PRESETS = {
+    "quick": {},
+    "full": {"vocabulary_size": 8000, "embedding_dim": 128, "lstm_units": 128, "lstm_layers": 2,
+             "dropout": 0.4, "embedding_dropout": 0.2, "epochs": 12, "patience": 3,
+             "learning_rate": 2e-3},
+}
+FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
+BUCKETS = [16, 32, 48, 64]
+
+
+def resolve_config(preset: str, overrides: list[str], base: dict | None = None) -> SentimentConfig:
+    """Preset values, then ``base`` (e.g. an export's config), then overrides."""
+    values = {**PRESETS[preset], **(base or {})}
+    return config_lib.apply_overrides(SentimentConfig(**values), overrides)
+
+
+def label_ids(labels: list[str], vocabulary: list[str], source: str) -> np.ndarray:
+    """Maps label names to ids; unknown labels are an error naming them."""
+    index = {label: i for i, label in enumerate(vocabulary)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise NlpLstmError(f"{source} has labels {unknown} that the model does not know "
+                           f"(it knows {vocabulary})")
+    return np.array([index[label] for label in labels], dtype=np.int32)
+
+
+def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: SentencePieceTokenizer,
+                 config: SentimentConfig, training: bool, source: str) -> tf.data.Dataset:
+    """Tokenized, length-bucketed batches of ``(ids, label_id)``."""
+    ids = label_ids(examples.labels, labels, source)
+    dataset = tf.data.Dataset.from_tensor_slices((examples.texts, ids))
+    length = config.sequence_length - 1  # room for the eos every row ends with
+
+    def tokenize(text, label):
+        tokens = tokenizer.tokenize(text)[:length]
+        return tf.concat([tokens, [3]], axis=0), label
+
+    dataset = dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if training:
+        dataset = shuffled(dataset, seed=config.seed, cache=False)
+    return batch_by_length(dataset, config.batch_size, BUCKETS)
+
+
+def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:
+    """Every row ends with eos, so even an empty text has one token to read."""
+    return SentencePieceTokenizer(proto, sequence_length=config.sequence_length, add_eos=True,
+                                  name="tokenizer")
+
+
+def evaluate_splits(classifier: keras.Model, splits: dict[str, LabelledExamples],
+                    labels: list[str], tokenizer, config) -> dict:
+    """Accuracy, macro-F1 and the confusion matrix of every split."""
+    report = {}
+    for split, examples in splits.items():
+        dataset = make_dataset(examples, labels, tokenizer, config, training=False, source=split)
+        truth, predicted = [], []
+        for ids, label in dataset:
+            truth.append(label.numpy())
+            predicted.append(np.argmax(classifier(ids, training=False), axis=-1))
+        report[split] = metrics.classification_report(np.concatenate(truth),
+                                                      np.concatenate(predicted), labels)
+    return report
+
+
+def save_run_artifacts(run: RunDirectory, classifier, proto: bytes, labels, config, source: str):
+    """Keeps what ``export`` needs: the Keras model, tokenizer, labels, config."""
+    classifier.save(run.path / KERAS_FILE)
+    (run.path / TOKENIZER_FILE).write_bytes(proto)
+    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                   "labels": labels, "corpus": source})
+
+
+def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None = None) -> Path:
+    """Exports a finished run as the next version under ``export_dir``."""
+    try:
+        saved = json.loads((run.path / "config.json").read_text())
+        classifier = keras.saving.load_model(run.path / KERAS_FILE)
+        proto = (run.path / TOKENIZER_FILE).read_bytes()
+    except FileNotFoundError as error:
+        raise NlpLstmError(f"not a finished sentiment run (missing {Path(error.filename).name})",
+                           path=run.path) from None
+    if saved.get("task") != TASK:
+        raise NlpLstmError(f"run is a {saved.get('task')!r} run, not sentiment", path=run.path)
+    config = config_lib.from_dict(SentimentConfig, saved["config"])
+    if metrics_report is None and (run.path / "metrics.json").exists():
+        metrics_report = json.loads((run.path / "metrics.json").read_text())
+    tokenizer = make_tokenizer(proto, config)
+
+    def write(directory: Path):
+        export_sentiment(classifier, tokenizer, saved["labels"], directory)
+        (directory / "assets").mkdir(exist_ok=True)
+        (directory / "assets" / TOKENIZER_FILE).write_bytes(proto)
+        (directory / "assets" / "labels.txt").write_text("\n".join(saved["labels"]) + "\n")
+        (directory / "keras").mkdir()
+        shutil.copy(run.path / KERAS_FILE, directory / "keras" / KERAS_FILE)
+        export_lib.write_metadata(directory, TASK, config=saved["config"], labels=saved["labels"],
+                                  corpus=saved["corpus"], metrics=metrics_report,
+                                  run_dir=str(run.path))
+
+    return export_lib.write_version(export_dir, write)
+
+
+def train_and_export(splits, labels, proto, config, run: RunDirectory, export_dir: Path,
+                     source: str, classifier: keras.Model | None = None) -> dict:
+    """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+    keras.utils.set_random_seed(config.seed)
+    tokenizer = make_tokenizer(proto, config)
+    train = make_dataset(splits["train"], labels, tokenizer, config, True, "training data")
+    validation = make_dataset(splits["validation"], labels, tokenizer, config, False,
+                              "validation data")
+    if classifier is None:
+        classifier = build_sentiment_classifier(
+            tokenizer.vocabulary_size(), len(labels), config.embedding_dim, config.lstm_units,
+            config.lstm_layers, config.dropout, config.embedding_dropout)
+    classifier.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes {labels}; {classifier.count_params():,} parameters")
+    history = fit(classifier, train, validation, run, config.epochs, monitor="val_accuracy",
+                  mode="max", patience=config.patience)
+    report = evaluate_splits(classifier, splits, labels, tokenizer, config)
+    report["training_seconds"] = history.pop("seconds")
+    run.write_json("metrics.json", report)
+    plots.training_curves(history, ["loss", "accuracy"], run.plots / "training_curves.png",
+                          title=f"sentiment: {source}")
+    plots.confusion_matrix(report["test"]["confusion_matrix"], labels,
+                           run.plots / "confusion_matrix_test.png", title="test split")
+    save_run_artifacts(run, classifier, proto, labels, config, source)
+    version = export_run(run, export_dir, report)
+    return {"report": report, "export": version}
+
+
+def print_summary(result: dict, run: RunDirectory, seconds: float) -> None:
+    report = result["report"]
+    print("\n== sentiment summary")
+    for split in ("train", "validation", "test"):
+        r = report[split]
+        print(f"  {split:<10} accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+              f"({r['examples']:,} examples)")
+    print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
+    print(f"  export     {result['export']}")
+    print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
+
+
+def command_train(args) -> None:
+    start = time.time()
+    config = resolve_config(args.preset, args.overrides)
+    splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     args.skip_bad_rows)
+    labels = sorted(set(splits["train"].labels))
+    if len(labels) < 2:
+        raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
+    print(f"training a SentencePiece model ({config.vocabulary_size} pieces) on the training split")
+    proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size)
+    run = RunDirectory(args.run_dir)
+    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                   "labels": labels, "corpus": source})
+    result = train_and_export(splits, labels, proto, config, run, args.export_dir, source)
+    print_summary(result, run, time.time() - start)
+
+
+def load_export(path: Path) -> tuple[Path, dict, keras.Model, bytes]:
+    """An export's directory, metadata, Keras classifier and tokenizer bytes."""
+    version, metadata = export_lib.resolve(path, TASK)
+    try:
+        classifier = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
+        proto = (version / "assets" / TOKENIZER_FILE).read_bytes()
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    return version, metadata, classifier, proto
+
+
+def new_head(classifier: keras.Model, num_classes: int) -> keras.Model:
+    """The same body with a freshly initialised output layer for ``num_classes``."""
+    pooled = classifier.get_layer("head_dropout").output
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
+                                       name="probabilities")(pooled)
+    return keras.Model(classifier.input, probabilities, name=classifier.name)
+
+
+def command_finetune(args) -> None:
+    start = time.time()
+    version, metadata, classifier, proto = load_export(args.source_export)
+    config = resolve_config(args.preset, [f"{k}={v}" for k, v in FINETUNE.items()] + args.overrides,
+                            base=metadata["config"])
+    splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     args.skip_bad_rows)
+    old_labels = metadata["labels"]
+    new_labels = sorted(set(splits["train"].labels))
+    if set(new_labels) <= set(old_labels):
+        labels = old_labels
+        if new_labels != old_labels:
+            print(f"note: the new data has labels {new_labels}; keeping the export's {old_labels}")
+    elif args.new_head:
+        print(f"note: labels differ (export {old_labels}, data {new_labels}); "
+              "starting a new output layer (--new-head)")
+        labels = new_labels
+        classifier = new_head(classifier, len(labels))
+    else:
+        raise NlpLstmError(
+            f"the data's labels {new_labels} differ from the export's {old_labels}; "
+            "rename them to match, or pass --new-head to train a new output layer")
+    print(f"fine-tuning {version} on {source}")
+    run = RunDirectory(args.run_dir)
+    result = train_and_export(splits, labels, proto, config, run, args.export_dir,
+                              f"{source}; fine-tuned from {version}", classifier)
+    print_summary(result, run, time.time() - start)
+
+
+def command_export(args) -> None:
+    print(f"exported {export_run(RunDirectory(args.run_dir), args.export_dir)}")
+
+
+def command_evaluate(args) -> None:
+    version, metadata, classifier, proto = load_export(args.model)
+    config = config_lib.from_dict(SentimentConfig, metadata["config"])
+    splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     args.skip_bad_rows)
+    report = evaluate_splits(classifier, {args.split: splits[args.split]}, metadata["labels"],
+                             make_tokenizer(proto, config), config)[args.split]
+    report.update(export=str(version), data=source, split=args.split)
+    print(json.dumps(report, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, commands = recipe_args.build_parser(TASK, "Sentiment analysis with a stacked BiLSTM.")
+    commands["finetune"].add_argument("--new-head", action="store_true",
+                          help="train a new output layer when the labels differ from the export's")
+    args = recipe_args.parse(parser, argv)
+    run = {"train": command_train, "finetune": command_finetune,
+           "export": command_export, "evaluate": command_evaluate}[args.command]
+    try:
+        run(args)
+    except NlpLstmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

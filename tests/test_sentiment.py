@@ -1,0 +1,154 @@
+"""The sentiment recipe end to end, with a tiny model on slices of the bundled corpora."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nlp_lstm import cli, corpora
+from nlp_lstm.layers import MaskedMaxMeanPooling
+from nlp_lstm.tasks import sentiment
+
+TINY = ["--vocabulary-size", "400", "--embedding-dim", "16", "--lstm-units", "8",
+        "--sequence-length", "48", "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.01"]
+
+
+def write_tsv(path, texts, labels):
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sentiment")
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    data = write_tsv(root / "reviews.tsv", texts[:1500], labels[:1500])
+    code = sentiment.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
+                           "--export-dir", str(root / "exports"), *TINY])
+    assert code == 0
+    return root
+
+
+def test_train_writes_run_directory_and_versioned_export(trained):
+    run = trained / "run"
+    report = json.loads((run / "metrics.json").read_text())
+    assert set(report) >= {"train", "validation", "test"}
+    assert 0.0 <= report["test"]["accuracy"] <= 1.0 and "macro_f1" in report["test"]
+    for name in ("config.json", "history.csv", "model.keras", "plots/training_curves.png",
+                 "plots/confusion_matrix_test.png", "checkpoints/best.weights.h5"):
+        assert (run / name).exists(), name
+    export = trained / "exports" / "1"
+    metadata = json.loads((export / "nlp_lstm.json").read_text())
+    assert metadata["task"] == "sentiment" and metadata["labels"] == ["negative", "positive"]
+    assert metadata["metrics"]["test"]["accuracy"] == report["test"]["accuracy"]
+    assert (export / "assets" / "sentencepiece.model").exists()
+    assert not [p for p in (trained / "exports").iterdir() if p.name.startswith(".")]
+
+
+def test_training_loss_falls(trained):
+    rows = (trained / "run" / "history.csv").read_text().splitlines()[1:]
+    losses = [float(row.split(",")[2]) for row in rows]
+    assert len(losses) == 3 and losses[-1] < losses[0] - 0.05
+
+
+CONSUMER = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text
+assert not [m for m in sys.modules if m.startswith("nlp_lstm")]
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(text=tf.constant(json.loads(sys.argv[2])))
+print(json.dumps({"label": [x.decode() for x in out["label"].numpy()],
+                  "label_id": out["label_id"].numpy().tolist(),
+                  "probabilities": out["probabilities"].numpy().tolist()}))
+"""
+
+
+def test_export_serves_raw_strings_without_this_package(trained):
+    texts = ["A gorgeous, moving film.", "", "dull " * 5000, "Ünïcödé ☃ \x00 text"]
+    result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
+                             json.dumps(texts)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out["label"]) == 4 and set(out["label"]) <= {"negative", "positive"}
+    assert [["negative", "positive"][i] for i in out["label_id"]] == out["label"]
+    np.testing.assert_allclose(np.sum(out["probabilities"], axis=1), 1.0, rtol=1e-5)
+
+
+# TensorFlow's own saved_model_cli, with the tensorflow_text ops registered first.
+SAVED_MODEL_CLI = ("import sys, tensorflow_text; from tensorflow.python.tools.saved_model_cli "
+                   "import main; sys.argv[0] = 'saved_model_cli'; main()")
+
+
+def test_saved_model_cli_runs_the_signature(trained):
+    result = subprocess.run(
+        [sys.executable, "-c", SAVED_MODEL_CLI, "run", "--dir", str(trained / "exports" / "1"),
+         "--tag_set", "serve", "--signature_def", "serving_default",
+         "--input_exprs", "text=['A gorgeous film.', 'Awful.']"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Result for output key label:" in result.stdout
+    assert "Result for output key probabilities:" in result.stdout
+
+
+def test_predict_cli_reads_a_file_and_picks_the_newest_version(trained, tmp_path, capsys):
+    inputs = tmp_path / "texts.txt"
+    inputs.write_text("A gorgeous film.\nAwful.\n")
+    assert cli.main(["predict", "--model", str(trained / "exports"), "--input", str(inputs),
+                     "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["A gorgeous film.", "Awful."]
+    assert all(abs(r["p_negative"] + r["p_positive"] - 1) < 1e-3 for r in rows)
+
+
+def test_finetune_with_a_new_head_learns_a_new_domain(trained, tmp_path):
+    """New domain and labels: is a Ding sentence English or German? Starts at chance."""
+    english, german = corpora.load("ding_en_de", "train")
+    texts = [s for pair in zip(english[:300], german[:300]) for s in pair]
+    labels = ["english", "german"] * 300
+    data = write_tsv(tmp_path / "languages.tsv", texts, labels)
+    common = ["--data", str(data), "--run-dir", str(tmp_path / "run"),
+              "--export-dir", str(tmp_path / "exports"), "--epochs", "3"]
+    assert sentiment.main(["finetune", "--from", str(trained / "exports"), *common]) == 2
+    assert sentiment.main(["finetune", "--from", str(trained / "exports"), "--new-head",
+                           *common]) == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["test"]["accuracy"] > 0.8
+    metadata = json.loads((tmp_path / "exports" / "1" / "nlp_lstm.json").read_text())
+    assert metadata["labels"] == ["english", "german"]
+
+
+def test_finetune_keeps_labels_when_names_match(trained, tmp_path):
+    texts, labels = corpora.load("rotten_tomatoes", "validation")
+    data = write_tsv(tmp_path / "more.tsv", texts[:400], labels[:400])
+    assert sentiment.main(["finetune", "--from", str(trained / "exports" / "1"), "--data", str(data),
+                           "--run-dir", str(tmp_path / "run"), "--export-dir",
+                           str(tmp_path / "exports"), "--epochs", "1"]) == 0
+    before = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
+    after = json.loads((tmp_path / "exports" / "1" / "nlp_lstm.json").read_text())
+    assert after["labels"] == before["labels"]
+    assert after["config"]["vocabulary_size"] == before["config"]["vocabulary_size"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--data", "missing.tsv"], "missing.tsv: no such file"),
+    (["train", "--lstm-unitz", "3"], "unknown config field 'lstm_unitz'"),
+    (["train", "--epochs", "many"], "config field 'epochs' expects int"),
+    (["train", "--dataset", "shakespeare"], "is for generation, not sentiment"),
+    (["evaluate", "--model", "nowhere"], "nowhere: no such export directory"),
+])
+def test_bad_input_is_one_clear_message(argv, message, capsys, tmp_path):
+    assert sentiment.main(argv + ["--run-dir", str(tmp_path / "r")] if argv[0] == "train" else argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_masked_pooling_ignores_padding():
+    sequences = np.array([[[1.0, -5.0], [3.0, -1.0], [100.0, 100.0]]], dtype="float32")
+    mask = np.array([[True, True, False]])
+    pooled = np.asarray(MaskedMaxMeanPooling()(sequences, mask=mask))
+    np.testing.assert_allclose(pooled, [[3.0, -1.0, 2.0, -3.0]])
+    empty = np.asarray(MaskedMaxMeanPooling()(sequences, mask=np.zeros((1, 3), bool)))
+    np.testing.assert_allclose(empty, 0.0)
