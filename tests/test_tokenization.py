@@ -141,3 +141,12 @@ def test_export_reloads_with_only_tensorflow_and_tensorflow_text(tmp_path, senti
     score_out = next(v for v in values if isinstance(v[0][0], float))
     np.testing.assert_array_equal(ids_out, expected["ids"].numpy())
     np.testing.assert_allclose(score_out, expected["score"].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_subword_sampling_varies_segmentation_but_not_text(sentiment_proto):
+    tokenizer = SentencePieceTokenizer(sentiment_proto)
+    texts = tf.constant(["An unexpectedly moving and thoroughly entertaining film."] * 20)
+    sampled = tokenizer.sampling_tokenize(texts, alpha=0.5)
+    segmentations = {tuple(row) for row in sampled.to_list()}
+    assert len(segmentations) > 1
+    assert set(tokenizer.detokenize(sampled).numpy()) == {texts.numpy()[0]}

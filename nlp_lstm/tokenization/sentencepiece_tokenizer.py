@@ -59,6 +59,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         self._proto = bytes(proto)
         self._processor = processor
         self._tokenizer = tf_text.SentencepieceTokenizer(model=self._proto, out_type=tf.int32)
+        self._samplers = {}
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs) -> "SentencePieceTokenizer":
@@ -90,6 +91,18 @@ class SentencePieceTokenizer(keras.layers.Layer):
         """Ragged ids without specials, truncation or padding."""
         self._require_proto()
         return self._tokenizer.tokenize(tf.convert_to_tensor(texts, dtype=tf.string))
+
+    def sampling_tokenize(self, texts, alpha: float = 0.1) -> tf.RaggedTensor:
+        """Like ``tokenize`` but samples one of the possible segmentations.
+
+        Subword regularisation (Kudo, 2018): training on varied segmentations of the
+        same text makes a model robust to how words are split. For training only.
+        """
+        self._require_proto()
+        if alpha not in self._samplers:
+            self._samplers[alpha] = tf_text.SentencepieceTokenizer(
+                model=self._proto, out_type=tf.int32, nbest_size=-1, alpha=alpha)
+        return self._samplers[alpha].tokenize(tf.convert_to_tensor(texts, dtype=tf.string))
 
     def call(self, texts):
         return finalize_ids(self.tokenize(texts), self.sequence_length,
