@@ -3,6 +3,7 @@
     nlp-lstm corpora [--json]
     nlp-lstm predict --model saved_models/sentiment "A fine film." "Dull."
     nlp-lstm predict --model saved_models/sentiment --input texts.txt --format jsonl
+    nlp-lstm generate --model saved_models/generation --prompt "ROMEO:" --max-new-chars 300
     nlp-lstm tokenizer --corpus rotten_tomatoes --vocabulary-size 8000 --output sp.model
     nlp-lstm tokenizer --data my.tsv --output sp.model --encode "some text"
 """
@@ -106,6 +107,35 @@ def _predict(args) -> None:
     _write_rows(rows, args.format)
 
 
+def _generate(args) -> None:
+    from nlp_lstm import serving
+    from nlp_lstm.models.char_language_model import MAX_NEW_CHARS
+
+    model = serving.load(args.model, "generation")
+    if args.max_new_chars > MAX_NEW_CHARS:
+        print(f"note: --max-new-chars {args.max_new_chars:,} is capped at {MAX_NEW_CHARS:,}",
+              file=sys.stderr)
+    prompts = list(args.prompt or [""])
+    if args.input:
+        from nlp_lstm.data import read_text
+        prompts = read_text(args.input).splitlines()
+    outputs = serving.run_batched(
+        model.signature, {"prompt": prompts}, args.batch_size,
+        max_new_chars=tf_scalar(min(args.max_new_chars, MAX_NEW_CHARS), "int32"),
+        temperature=tf_scalar(args.temperature, "float32"), top_k=tf_scalar(args.top_k, "int32"),
+        top_p=tf_scalar(args.top_p, "float32"), seed=tf_scalar(args.seed, "int64"))
+    for text in outputs["text"]:
+        print(text.decode("utf-8", "replace"))
+        if len(prompts) > 1:
+            print("-" * 40)
+
+
+def tf_scalar(value, dtype: str):
+    import tensorflow as tf
+
+    return tf.constant(value, dtype=dtype)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nlp-lstm", description="LSTM NLP recipes: tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
     predict.add_argument("--batch-size", type=int, default=64)
     predict.set_defaults(run=_predict)
+
+    generate = commands.add_parser("generate", help="continue prompts with a generation export")
+    generate.add_argument("--model", required=True,
+                          help="export version directory, or task folder (newest version)")
+    generate.add_argument("--prompt", action="append",
+                          help="prompt text (repeatable for a batch; default: empty prompt)")
+    generate.add_argument("--input", help="a UTF-8 file with one prompt per line")
+    generate.add_argument("--max-new-chars", type=int, default=300)
+    generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    generate.add_argument("--top-k", type=int, default=0, help="0 = off")
+    generate.add_argument("--top-p", type=float, default=1.0, help="1 = off")
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--batch-size", type=int, default=32)
+    generate.set_defaults(run=_generate)
     return parser
 
 

@@ -54,12 +54,15 @@ class RunDirectory:
 
 
 def fit(model: keras.Model, train, validation, run: RunDirectory, epochs: int,
-        monitor: str = "val_loss", mode: str = "min", patience: int = 2) -> dict:
+        monitor: str = "val_loss", mode: str = "min", patience: int = 2,
+        steps_per_epoch: int | None = None) -> dict:
     """Trains with early stopping; ends holding the best validation epoch's weights.
 
     Callbacks: BackupAndRestore (an interrupted run resumes from its last epoch),
     ModelCheckpoint of the best weights, EarlyStopping restoring them,
     TerminateOnNaN, CSVLogger and TensorBoard.
+
+    With ``steps_per_epoch``, ``train`` must repeat; an "epoch" is then that many steps.
 
     Returns:
         The per-epoch history (``{"loss": [...], "val_loss": [...], ...}``).
@@ -76,7 +79,7 @@ def fit(model: keras.Model, train, validation, run: RunDirectory, epochs: int,
     ]
     start = time.time()
     history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
-                        verbose=1 if sys.stdout.isatty() else 2)
+                        steps_per_epoch=steps_per_epoch, verbose=1 if sys.stdout.isatty() else 2)
     if run.best_weights.exists():  # early stopping restores only if it triggered
         model.load_weights(run.best_weights)
     history = dict(history.history)

@@ -35,17 +35,18 @@ def test_shuffle_is_seeded_and_reshuffles_each_epoch():
     assert sorted(first) == list(range(50)) and first != second and first == again
 
 
-def test_language_model_windows_continue_each_stream():
-    ids = np.arange(1, 202)
-    batches = list(language_model_windows(ids, window=10, batch_size=4))
-    assert len(batches) == 5  # 200 usable inputs / (4 streams x 10 steps)
-    x0, y0 = (t.numpy() for t in batches[0])
-    x1, _ = (t.numpy() for t in batches[1])
-    np.testing.assert_array_equal(y0[:, :-1], x0[:, 1:])       # targets shifted by one
-    np.testing.assert_array_equal(x1[:, 0], x0[:, -1] + 1)     # row b continues stream b
-    np.testing.assert_array_equal(x0[:, 0], [1, 51, 101, 151])
+def test_language_model_windows_shift_behind_the_start_id():
+    ids = np.arange(10, 212)
+    batches = list(language_model_windows(ids, window=10, batch_size=4, start_id=2))
+    assert len(batches) == 5  # 20 windows of 10 in 202 tokens, 4 per batch
+    inputs, targets = (t.numpy() for t in batches[0])
+    np.testing.assert_array_equal(targets[0], np.arange(10, 20))
+    np.testing.assert_array_equal(inputs[0], [2, *range(10, 19)])
+    shuffled_first = next(iter(language_model_windows(ids, 10, 4, 2, seed=1)))[1].numpy()
+    assert sorted(shuffled_first[:, 0]) != [10, 20, 30, 40]
 
 
 def test_language_model_windows_reject_a_tiny_text():
     with pytest.raises(NlpLstmError, match="mine.txt has 30 tokens, fewer than one batch"):
-        language_model_windows(np.arange(30), window=10, batch_size=4, source="mine.txt")
+        language_model_windows(np.arange(30), window=10, batch_size=4, start_id=2,
+                               source="mine.txt")

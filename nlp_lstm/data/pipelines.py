@@ -47,37 +47,38 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int,
     return batched.prefetch(AUTOTUNE)
 
 
-def language_model_windows(ids: np.ndarray, window: int, batch_size: int,
-                           source: str = "corpus") -> tf.data.Dataset:
-    """Contiguous next-token windows laid out for state carried across batches.
+def language_model_windows(ids: np.ndarray, window: int, batch_size: int, start_id: int,
+                           seed: int | None = None, source: str = "corpus") -> tf.data.Dataset:
+    """Next-token training windows cut from one long id stream.
 
-    The id stream is cut into ``batch_size`` equal streams; batch ``k`` row ``b``
-    holds window ``k`` of stream ``b``, so a stateful LSTM can carry row ``b``'s
-    state from one batch to the next (truncated back-propagation through time).
+    The stream is cut into consecutive ``window``-token chunks; each chunk is a
+    target, and its input is the same chunk shifted right by one behind
+    ``start_id`` (the beginning-of-text id), so the model learns to start from it.
 
     Args:
         ids: 1-D token ids of the whole text.
-        window: time steps per training example.
-        batch_size: parallel streams.
+        window: time steps per example.
+        batch_size: examples per batch.
+        start_id: id put in front of every input window.
+        seed: shuffle the windows every epoch with this seed (``None``: keep order).
         source: name used in error messages.
 
     Returns:
-        Dataset of ``(inputs, targets)``, each ``int32[batch_size, window]``,
-        targets shifted by one token.
+        Dataset of ``(inputs, targets)``, each ``int32[batch_size, window]``.
 
     Raises:
         NlpLstmError: if the text is shorter than one batch of windows.
     """
     ids = np.asarray(ids, dtype=np.int32)
-    steps = (len(ids) - 1) // (batch_size * window)
-    if steps < 1:
+    count = len(ids) // window
+    if count < batch_size:
         raise NlpLstmError(
             f"{source} has {len(ids)} tokens, fewer than one batch of windows "
-            f"({batch_size} x {window} + 1); use a longer text or a smaller "
-            "batch_size / sequence_length")
-    span = steps * window
-    inputs = ids[: batch_size * span].reshape(batch_size, steps, window)
-    targets = ids[1: batch_size * span + 1].reshape(batch_size, steps, window)
-    # -> [steps, batch, window]: batch k holds window k of every stream.
-    inputs, targets = inputs.transpose(1, 0, 2), targets.transpose(1, 0, 2)
-    return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(AUTOTUNE)
+            f"({batch_size} x {window}); use a longer text or a smaller batch_size / "
+            "sequence_length")
+    targets = ids[: count * window].reshape(count, window)
+    inputs = np.concatenate([np.full((count, 1), start_id, np.int32), targets[:, :-1]], axis=1)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
+    if seed is not None:
+        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)

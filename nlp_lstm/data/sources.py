@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from nlp_lstm import corpora
-from nlp_lstm.data.readers import LabelledExamples, read_labelled
+from nlp_lstm.data.readers import LabelledExamples, read_labelled, read_text
 from nlp_lstm.data.tfds_loader import PREFIX, load_tfds
 from nlp_lstm.errors import NlpLstmError
 
@@ -53,4 +53,28 @@ def labelled_splits(data: str | None, dataset: str | None, default: str, seed: i
     if corpus.task != "sentiment":
         raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not sentiment")
     return ({split: LabelledExamples(*corpora.load(name, split)) for split in corpora.SPLITS},
+            f"bundled corpus {name} ({corpus.source})")
+
+
+def text_splits(data: str | None, dataset: str | None, default: str) -> tuple[dict[str, str], str]:
+    """Train/validation/test text for a language model.
+
+    A user file is cut by position (first 80% train, next 10% validation, last
+    10% test, at line boundaries), so evaluated text is never seen in training.
+    """
+    if data:
+        lines = read_text(data).splitlines(keepends=True)
+        if len(lines) < 10:
+            raise NlpLstmError(f"only {len(lines)} lines; at least 10 are needed to split "
+                               "train/validation/test", path=data)
+        cut1, cut2 = round(len(lines) * 0.8), round(len(lines) * 0.9)
+        return ({"train": "".join(lines[:cut1]), "validation": "".join(lines[cut1:cut2]),
+                 "test": "".join(lines[cut2:])}, f"file {data} (80/10/10 by position)")
+    name = dataset or default
+    if name.startswith(PREFIX):
+        return ({split: load_tfds(name, "generation", split) for split in corpora.SPLITS}, name)
+    corpus = corpora.get(name)
+    if corpus.task != "generation":
+        raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not generation")
+    return ({split: corpora.load(name, split) for split in corpora.SPLITS},
             f"bundled corpus {name} ({corpus.source})")

@@ -59,6 +59,7 @@ class CharacterTokenizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
+        self.built = True  # no weights: the vocabulary lives in the graph
         bad = [c for c in vocabulary if len(c) != 1]
         if bad or len(set(vocabulary)) != len(vocabulary):
             raise NlpLstmError("a character vocabulary holds distinct single characters; "

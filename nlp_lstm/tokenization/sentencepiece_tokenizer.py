@@ -43,6 +43,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
+        self.built = True  # no weights: the vocabulary lives in the graph
         self.sequence_length = sequence_length
         self.add_bos, self.add_eos = add_bos, add_eos
         self._proto = None

@@ -1,0 +1,252 @@
+"""Character-level generation runner: train, evaluate, export and fine-tune the LSTM LM."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nlp_lstm import config as config_lib
+from nlp_lstm import export as export_lib
+from nlp_lstm import plots, recipe_args
+from nlp_lstm.data import language_model_windows
+from nlp_lstm.data.sources import text_splits
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.models.char_language_model import build_char_language_model, export_generator
+from nlp_lstm.tokenization import BOS_ID, UNK_ID, CharacterTokenizer, build_character_vocabulary
+from nlp_lstm.training import RunDirectory, fit
+
+TASK = "generation"
+DEFAULT_CORPUS = "shakespeare"
+KERAS_FILE = "model.keras"
+VOCABULARY_FILE = "vocabulary.json"
+SAMPLE_PROMPTS = ["ROMEO:\n", "", "KING HENRY:\nWhat"]
+
+
+@dataclasses.dataclass
+class GenerationConfig:
+    """Everything that shapes a generation run (saved with the run and the export)."""
+
+    max_vocabulary: int = 120
+    sequence_length: int = 100
+    embedding_dim: int = 48
+    lstm_units: int = 256
+    lstm_layers: int = 1
+    dropout: float = 0.1
+    batch_size: int = 64
+    epochs: int = 3
+    steps_per_epoch: int = 150
+    learning_rate: float = 4e-3
+    clipnorm: float = 1.0
+    patience: int = 2
+    seed: int = 1
+
+
+PRESETS = {
+    "quick": {},
+    "full": {"embedding_dim": 64, "lstm_units": 512, "lstm_layers": 2, "dropout": 0.2,
+             "epochs": 12, "steps_per_epoch": 400, "learning_rate": 3e-3, "patience": 3},
+}
+FINETUNE = {"epochs": 3, "steps_per_epoch": 50, "learning_rate": 1e-3}
+
+
+def bits(nats: float) -> float:
+    return nats / math.log(2)
+
+
+def resolve_config(preset: str, overrides: list[str], base: dict | None = None) -> GenerationConfig:
+    values = {**PRESETS[preset], **(base or {})}
+    return config_lib.apply_overrides(GenerationConfig(**values), overrides)
+
+
+def encode(tokenizer: CharacterTokenizer, text: str) -> np.ndarray:
+    return tokenizer.tokenize(tf.constant([text]))[0].numpy()
+
+
+def compile_model(model: keras.Model, config: GenerationConfig, total_steps: int) -> None:
+    """Adam with gradient clipping and a cosine-decayed learning rate."""
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+def bits_per_char(model: keras.Model, tokenizer, text: str, config, source: str) -> float:
+    """Mean bits per character of ``text`` (windows of ``sequence_length`` characters)."""
+    ids = encode(tokenizer, text)
+    batch = max(1, min(config.batch_size, len(ids) // config.sequence_length))
+    windows = language_model_windows(ids, config.sequence_length, batch, BOS_ID, source=source)
+    return bits(model.evaluate(windows, verbose=0))
+
+
+def unknown_share(tokenizer: CharacterTokenizer, text: str) -> float:
+    ids = encode(tokenizer, text)
+    return float(np.mean(ids == UNK_ID)) if len(ids) else 0.0
+
+
+def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, config,
+                     run: RunDirectory, export_dir: Path, source: str,
+                     model: keras.Model | None = None) -> dict:
+    """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+    keras.utils.set_random_seed(config.seed)
+    train = language_model_windows(encode(tokenizer, splits["train"]), config.sequence_length,
+                                   config.batch_size, BOS_ID, seed=config.seed,
+                                   source="training text").repeat()
+    validation = language_model_windows(
+        encode(tokenizer, splits["validation"]), config.sequence_length,
+        max(1, min(config.batch_size, len(splits["validation"]) // config.sequence_length)),
+        BOS_ID, source="validation text")
+    if model is None:
+        model = build_char_language_model(tokenizer.vocabulary_size(), config.embedding_dim,
+                                          config.lstm_units, config.lstm_layers, config.dropout)
+    compile_model(model, config, config.epochs * config.steps_per_epoch)
+    print(f"training on {len(splits['train']):,} characters, vocabulary "
+          f"{tokenizer.vocabulary_size()}; {model.count_params():,} parameters")
+    history = fit(model, train, validation, run, config.epochs, patience=config.patience,
+                  steps_per_epoch=config.steps_per_epoch)
+    seconds = history.pop("seconds")
+    report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split], config,
+                                                     f"{split} text"),
+                      "characters": len(splits[split])}
+              for split in ("validation", "test")}
+    report["training_seconds"] = seconds
+    report["tokens_per_second"] = config.epochs * config.steps_per_epoch * config.batch_size \
+        * config.sequence_length / seconds
+    run.write_json("metrics.json", report)
+    curves = {"bits_per_char": [bits(v) for v in history["loss"]],
+              "val_bits_per_char": [bits(v) for v in history["val_loss"]]}
+    plots.training_curves(curves, ["bits_per_char"], run.plots / "training_curves.png",
+                          title=f"character LM: {source}")
+    model.save(run.path / KERAS_FILE)
+    (run.path / VOCABULARY_FILE).write_text(json.dumps(tokenizer.vocabulary, ensure_ascii=False))
+    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                   "corpus": source})
+    return {"report": report, "export": export_run(run, export_dir, report)}
+
+
+def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) -> Path:
+    """Exports a finished run as the next version under ``export_dir``."""
+    try:
+        saved = json.loads((run.path / "config.json").read_text())
+        model = keras.saving.load_model(run.path / KERAS_FILE)
+        vocabulary = json.loads((run.path / VOCABULARY_FILE).read_text())
+    except FileNotFoundError as error:
+        raise NlpLstmError(f"not a finished generation run (missing {Path(error.filename).name})",
+                           path=run.path) from None
+    if saved.get("task") != TASK:
+        raise NlpLstmError(f"run is a {saved.get('task')!r} run, not generation", path=run.path)
+    if report is None and (run.path / "metrics.json").exists():
+        report = json.loads((run.path / "metrics.json").read_text())
+    tokenizer = CharacterTokenizer(vocabulary, name="tokenizer")
+
+    def write(directory: Path):
+        export_generator(model, tokenizer, directory)
+        (directory / "assets").mkdir(exist_ok=True)
+        (directory / "assets" / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False))
+        (directory / "keras").mkdir()
+        shutil.copy(run.path / KERAS_FILE, directory / "keras" / KERAS_FILE)
+        export_lib.write_metadata(directory, TASK, config=saved["config"], vocabulary=vocabulary,
+                                  corpus=saved["corpus"], metrics=report, run_dir=str(run.path))
+
+    return export_lib.write_version(export_dir, write)
+
+
+def load_export(path: Path) -> tuple[Path, dict, keras.Model, CharacterTokenizer]:
+    version, metadata = export_lib.resolve(path, TASK)
+    try:
+        model = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    return version, metadata, model, CharacterTokenizer(metadata["vocabulary"], name="tokenizer")
+
+
+def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict) -> None:
+    report = result["report"]
+    print("\n== generation summary")
+    for split in ("validation", "test"):
+        print(f"  {split:<10} {report[split]['bits_per_char']:.3f} bits/char "
+              f"({report[split]['characters']:,} characters)")
+    print(f"  speed      {report['tokens_per_second']:,.0f} training characters/s")
+    print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
+    print(f"  export     {result['export']}")
+    print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
+    for prompt, text in samples.items():
+        print(f"\n-- sample (prompt {prompt!r}, temperature 0.8, seed 1)\n{text}")
+
+
+def samples_from_export(version: Path) -> dict:
+    from nlp_lstm import serving
+
+    model = serving.load(version, TASK)
+    out = model.signature(prompt=tf.constant(SAMPLE_PROMPTS), max_new_chars=tf.constant(200),
+                          temperature=tf.constant(0.8), top_k=tf.constant(0),
+                          top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))
+    return {p: t.decode("utf-8", "replace") for p, t in zip(SAMPLE_PROMPTS, out["text"].numpy())}
+
+
+def command_train(args) -> None:
+    start = time.time()
+    config = resolve_config(args.preset, args.overrides)
+    splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
+    tokenizer = CharacterTokenizer(
+        build_character_vocabulary(splits["train"], max_size=config.max_vocabulary), name="tokenizer")
+    run = RunDirectory(args.run_dir)
+    result = train_and_export(splits, tokenizer, config, run, args.export_dir, source)
+    print_summary(result, run, time.time() - start, samples_from_export(result["export"]))
+
+
+def command_finetune(args) -> None:
+    start = time.time()
+    version, metadata, model, tokenizer = load_export(args.source_export)
+    config = resolve_config(args.preset, [f"{k}={v}" for k, v in FINETUNE.items()] + args.overrides,
+                            base=metadata["config"])
+    splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
+    share = unknown_share(tokenizer, splits["train"])
+    print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "
+          "the export's vocabulary (kept as is)")
+    before = bits_per_char(model, tokenizer, splits["validation"], config, "validation text")
+    run = RunDirectory(args.run_dir)
+    result = train_and_export(splits, tokenizer, config, run, args.export_dir,
+                              f"{source}; fine-tuned from {version}", model)
+    result["report"]["validation_bits_per_char_before"] = before
+    result["report"]["unknown_character_share"] = share
+    run.write_json("metrics.json", result["report"])
+    print(f"validation bits/char: {before:.3f} before, "
+          f"{result['report']['validation']['bits_per_char']:.3f} after fine-tuning")
+    print_summary(result, run, time.time() - start, samples_from_export(result["export"]))
+
+
+def command_export(args) -> None:
+    print(f"exported {export_run(RunDirectory(args.run_dir), args.export_dir)}")
+
+
+def command_evaluate(args) -> None:
+    version, metadata, model, tokenizer = load_export(args.model)
+    config = config_lib.from_dict(GenerationConfig, metadata["config"])
+    splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    print(json.dumps({"export": str(version), "data": source, "split": args.split,
+                      "bits_per_char": bits_per_char(model, tokenizer, splits[args.split], config,
+                                                     f"{args.split} text"),
+                      "unknown_character_share": unknown_share(tokenizer, splits[args.split])},
+                     indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, _ = recipe_args.build_parser(TASK, "Character-level text generation with a stacked LSTM.")
+    args = recipe_args.parse(parser, argv)
+    run = {"train": command_train, "finetune": command_finetune,
+           "export": command_export, "evaluate": command_evaluate}[args.command]
+    try:
+        run(args)
+    except NlpLstmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
