@@ -64,6 +64,14 @@ def apply_overrides(config, overrides: list[str]):
     return dataclasses.replace(config, **changes)
 
 
+def resolve(config_type, presets: dict[str, dict], preset: str, overrides: list[str],
+            base: dict | None = None):
+    """A recipe's config: the preset's values, then ``base`` (e.g. an export's saved
+    config), then ``name=value`` overrides."""
+    values = {**presets[preset], **(base or {})}
+    return apply_overrides(from_dict(config_type, values), overrides)
+
+
 def from_dict(config_type, values: dict):
     """Builds ``config_type`` from a saved dict, rejecting unknown fields."""
     known = {f.name for f in dataclasses.fields(config_type)}

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import sys
 from pathlib import Path
+from typing import Callable
+
+from nlp_lstm.errors import NlpLstmError
 
 
 def build_parser(task: str, description: str
@@ -78,3 +82,15 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.run_dir = Path("runs") / f"{parser.prog.split('/')[-1].removesuffix('.py')}-{stamp}"
     return args
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None,
+        commands: dict[str, Callable[[argparse.Namespace], None]]) -> int:
+    """Parses ``argv`` and runs its sub-command; user errors print one line, exit 2."""
+    args = parse(parser, argv)
+    try:
+        commands[args.command](args)
+    except NlpLstmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

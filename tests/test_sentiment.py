@@ -1,7 +1,6 @@
 """The sentiment recipe end to end, with a tiny model on slices of the bundled corpora."""
 
 import json
-import shutil
 import subprocess
 import sys
 

@@ -21,7 +21,6 @@ import glob
 import gzip
 import hashlib
 import io
-import os
 import random
 import re
 import subprocess

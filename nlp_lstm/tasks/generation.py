@@ -6,7 +6,6 @@ import dataclasses
 import json
 import math
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -63,11 +62,6 @@ def bits(nats: float) -> float:
     return nats / math.log(2)
 
 
-def resolve_config(preset: str, overrides: list[str], base: dict | None = None) -> GenerationConfig:
-    values = {**PRESETS[preset], **(base or {})}
-    return config_lib.apply_overrides(GenerationConfig(**values), overrides)
-
-
 def encode(tokenizer: CharacterTokenizer, text: str) -> np.ndarray:
     return tokenizer.tokenize(tf.constant([text]))[0].numpy()
 
@@ -94,8 +88,11 @@ def unknown_share(tokenizer: CharacterTokenizer, text: str) -> float:
 
 def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, config,
                      run: RunDirectory, export_dir: Path, source: str,
-                     model: keras.Model | None = None) -> dict:
-    """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+                     model: keras.Model | None = None, extra_report: dict | None = None) -> dict:
+    """The common tail of train and finetune: fit, evaluate, plot, save, export.
+
+    ``extra_report`` entries join the metrics (run directory and export metadata).
+    """
     keras.utils.set_random_seed(config.seed)
     train = language_model_windows(encode(tokenizer, splits["train"]), config.sequence_length,
                                    config.batch_size, BOS_ID, seed=config.seed,
@@ -120,6 +117,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     report["training_seconds"] = seconds
     report["tokens_per_second"] = config.epochs * config.steps_per_epoch * config.batch_size \
         * config.sequence_length / seconds
+    report.update(extra_report or {})
     run.write_json("metrics.json", report)
     curves = {"bits_per_char": [bits(v) for v in history["loss"]],
               "val_bits_per_char": [bits(v) for v in history["val_loss"]]}
@@ -194,7 +192,7 @@ def samples_from_export(version: Path) -> dict:
 
 def command_train(args) -> None:
     start = time.time()
-    config = resolve_config(args.preset, args.overrides)
+    config = config_lib.resolve(GenerationConfig, PRESETS, args.preset, args.overrides)
     splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
     tokenizer = CharacterTokenizer(
         build_character_vocabulary(splits["train"], max_size=config.max_vocabulary), name="tokenizer")
@@ -206,19 +204,20 @@ def command_train(args) -> None:
 def command_finetune(args) -> None:
     start = time.time()
     version, metadata, model, tokenizer = load_export(args.source_export)
-    config = resolve_config(args.preset, [f"{k}={v}" for k, v in FINETUNE.items()] + args.overrides,
-                            base=metadata["config"])
+    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+    config = config_lib.resolve(GenerationConfig, PRESETS, args.preset,
+                                finetune_defaults + args.overrides, base=metadata["config"])
     splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
     share = unknown_share(tokenizer, splits["train"])
     print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "
           "the export's vocabulary (kept as is)")
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = bits_per_char(model, tokenizer, splits["validation"], config, "validation text")
     run = RunDirectory(args.run_dir)
     result = train_and_export(splits, tokenizer, config, run, args.export_dir,
-                              f"{source}; fine-tuned from {version}", model)
-    result["report"]["validation_bits_per_char_before"] = before
-    result["report"]["unknown_character_share"] = share
-    run.write_json("metrics.json", result["report"])
+                              f"{source}; fine-tuned from {version}", model,
+                              {"validation_bits_per_char_before": before,
+                               "unknown_character_share": share})
     print(f"validation bits/char: {before:.3f} before, "
           f"{result['report']['validation']['bits_per_char']:.3f} after fine-tuning")
     print_summary(result, run, time.time() - start, samples_from_export(result["export"]))
@@ -242,12 +241,6 @@ def command_evaluate(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser, _ = recipe_args.build_parser(TASK, "Character-level text generation with a stacked LSTM.")
-    args = recipe_args.parse(parser, argv)
-    run = {"train": command_train, "finetune": command_finetune,
-           "export": command_export, "evaluate": command_evaluate}[args.command]
-    try:
-        run(args)
-    except NlpLstmError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return recipe_args.run(parser, argv, {
+        "train": command_train, "finetune": command_finetune,
+        "export": command_export, "evaluate": command_evaluate})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -59,12 +58,6 @@ PRESETS = {
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
-
-
-def resolve_config(preset: str, overrides: list[str], base: dict | None = None) -> SentimentConfig:
-    """Preset values, then ``base`` (e.g. an export's config), then overrides."""
-    values = {**PRESETS[preset], **(base or {})}
-    return config_lib.apply_overrides(SentimentConfig(**values), overrides)
 
 
 def label_ids(labels: list[str], vocabulary: list[str], source: str) -> np.ndarray:
@@ -179,7 +172,8 @@ def train_and_export(splits, labels, proto, config, run: RunDirectory, export_di
                                        clipnorm=1.0)
     classifier.compile(optimizer=optimizer,
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes {labels}; {classifier.count_params():,} parameters")
+    print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
+          f"{labels}; {classifier.count_params():,} parameters")
     history = fit(classifier, train, validation, run, config.epochs, monitor="val_accuracy",
                   mode="max", patience=config.patience)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
@@ -208,15 +202,22 @@ def print_summary(result: dict, run: RunDirectory, seconds: float) -> None:
 
 def command_train(args) -> None:
     start = time.time()
-    config = resolve_config(args.preset, args.overrides)
+    config = config_lib.resolve(SentimentConfig, PRESETS, args.preset, args.overrides)
     splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                      args.skip_bad_rows)
     labels = sorted(set(splits["train"].labels))
     if len(labels) < 2:
         raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
-    print(f"training a SentencePiece model ({config.vocabulary_size} pieces) on the training split")
-    proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size)
     run = RunDirectory(args.run_dir)
+    tokenizer_file = run.path / TOKENIZER_FILE
+    if tokenizer_file.exists():  # resuming: the backed-up weights belong to this tokenizer
+        print(f"reusing {tokenizer_file}")
+        proto = tokenizer_file.read_bytes()
+    else:
+        print(f"training a SentencePiece model ({config.vocabulary_size} pieces) on the "
+              "training split")
+        proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size)
+        tokenizer_file.write_bytes(proto)
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "labels": labels, "corpus": source})
     result = train_and_export(splits, labels, proto, config, run, args.export_dir, source)
@@ -245,8 +246,9 @@ def new_head(classifier: keras.Model, num_classes: int) -> keras.Model:
 def command_finetune(args) -> None:
     start = time.time()
     version, metadata, classifier, proto = load_export(args.source_export)
-    config = resolve_config(args.preset, [f"{k}={v}" for k, v in FINETUNE.items()] + args.overrides,
-                            base=metadata["config"])
+    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+    config = config_lib.resolve(SentimentConfig, PRESETS, args.preset,
+                                finetune_defaults + args.overrides, base=metadata["config"])
     splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                      args.skip_bad_rows)
     old_labels = metadata["labels"]
@@ -290,12 +292,6 @@ def main(argv: list[str] | None = None) -> int:
     parser, commands = recipe_args.build_parser(TASK, "Sentiment analysis with a stacked BiLSTM.")
     commands["finetune"].add_argument("--new-head", action="store_true",
                           help="train a new output layer when the labels differ from the export's")
-    args = recipe_args.parse(parser, argv)
-    run = {"train": command_train, "finetune": command_finetune,
-           "export": command_export, "evaluate": command_evaluate}[args.command]
-    try:
-        run(args)
-    except NlpLstmError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return recipe_args.run(parser, argv, {
+        "train": command_train, "finetune": command_finetune,
+        "export": command_export, "evaluate": command_evaluate})
