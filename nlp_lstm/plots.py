@@ -14,17 +14,19 @@ import numpy as np  # noqa: E402
 def training_curves(history: dict[str, list[float]], metrics: list[str], path: Path,
                     title: str = "") -> Path:
     """One panel per metric, train vs validation (``val_`` keys), by epoch."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.5, 5 * len(metrics)), 3.8),
+                             squeeze=False)
     for axis, name in zip(axes[0], metrics):
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
             if history.get(key):
                 epochs = np.arange(1, len(history[key]) + 1)
                 axis.plot(epochs, history[key], marker="o", label=label)
         axis.set_xlabel("epoch")
+        axis.xaxis.get_major_locator().set_params(integer=True)
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
         axis.legend()
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.tokenization.special_ids import NUM_SPECIAL, UNK_ID, finalize_ids, strip_special
+from nlp_lstm.tokenization.in_graph_tokenizer import InGraphTokenizer
+from nlp_lstm.tokenization.special_ids import NUM_SPECIAL, UNK_ID, strip_special
 
 REPLACEMENT_CHARACTER = 0xFFFD
 
@@ -35,7 +36,7 @@ def build_character_vocabulary(text: str, max_size: int | None = None,
 
 
 @keras.saving.register_keras_serializable(package="nlp_lstm")
-class CharacterTokenizer(keras.layers.Layer):
+class CharacterTokenizer(InGraphTokenizer):
     """Strings to character ids by Unicode code point, and back.
 
     Ids 0-3 are pad, unk, bos, eos; character ``vocabulary[k]`` has id ``k + 4``.
@@ -55,18 +56,12 @@ class CharacterTokenizer(keras.layers.Layer):
 
     def __init__(self, vocabulary: list[str], sequence_length: int | None = None,
                  add_bos: bool = False, add_eos: bool = False, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self.built = True  # no weights: the vocabulary lives in the graph
+        super().__init__(sequence_length, add_bos, add_eos, **kwargs)
         bad = [c for c in vocabulary if len(c) != 1]
         if bad or len(set(vocabulary)) != len(vocabulary):
             raise NlpLstmError("a character vocabulary holds distinct single characters; "
                                f"got {bad[:3] or 'duplicates'}")
         self.vocabulary = list(vocabulary)
-        self.sequence_length = sequence_length
-        self.add_bos, self.add_eos = add_bos, add_eos
         codepoints = np.array([ord(c) for c in self.vocabulary], dtype=np.int64)
         ids = np.arange(NUM_SPECIAL, NUM_SPECIAL + len(codepoints), dtype=np.int64)
         self._table = tf.lookup.StaticHashTable(
@@ -84,10 +79,6 @@ class CharacterTokenizer(keras.layers.Layer):
         return tf.ragged.map_flat_values(
             lambda c: tf.cast(self._table.lookup(tf.cast(c, tf.int64)), tf.int32), codepoints)
 
-    def call(self, texts):
-        return finalize_ids(self.tokenize(texts), self.sequence_length,
-                            self.add_bos, self.add_eos)
-
     def detokenize(self, ids, stop_at_eos: bool = True) -> tf.Tensor:
         """Ids (dense or ragged) back to strings."""
         kept = strip_special(ids, stop_at_eos)
@@ -95,11 +86,7 @@ class CharacterTokenizer(keras.layers.Layer):
             lambda i: tf.gather(tf.constant(self._codepoint_of_id), i), kept)
         return tf.strings.unicode_encode(codepoints, "UTF-8")
 
-    def compute_output_spec(self, texts):
-        return keras.KerasTensor((texts.shape[0], self.sequence_length), dtype="int32")
-
     def get_config(self):
         config = super().get_config()
-        config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
-                      add_bos=self.add_bos, add_eos=self.add_eos)
+        config.update(vocabulary=self.vocabulary)
         return config

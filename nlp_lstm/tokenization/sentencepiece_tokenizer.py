@@ -10,13 +10,14 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.tokenization.special_ids import finalize_ids, strip_special
+from nlp_lstm.tokenization.in_graph_tokenizer import InGraphTokenizer
+from nlp_lstm.tokenization.special_ids import strip_special
 
 MODEL_FILENAME = "sentencepiece.model"
 
 
 @keras.saving.register_keras_serializable(package="nlp_lstm")
-class SentencePieceTokenizer(keras.layers.Layer):
+class SentencePieceTokenizer(InGraphTokenizer):
     """Strings in, right-padded ``int32`` ids out, inside the TensorFlow graph.
 
     The model proto travels with any Keras model that uses the layer (saved as an
@@ -39,13 +40,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
 
     def __init__(self, proto: bytes | None = None, sequence_length: int | None = None,
                  add_bos: bool = False, add_eos: bool = False, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self.built = True  # no weights: the vocabulary lives in the graph
-        self.sequence_length = sequence_length
-        self.add_bos, self.add_eos = add_bos, add_eos
+        super().__init__(sequence_length, add_bos, add_eos, **kwargs)
         self._proto = None
         if proto is not None:
             self.set_proto(proto)
@@ -105,26 +100,13 @@ class SentencePieceTokenizer(keras.layers.Layer):
                 model=self._proto, out_type=tf.int32, nbest_size=-1, alpha=alpha)
         return self._samplers[alpha].tokenize(tf.convert_to_tensor(texts, dtype=tf.string))
 
-    def call(self, texts):
-        return finalize_ids(self.tokenize(texts), self.sequence_length,
-                            self.add_bos, self.add_eos)
-
     def detokenize(self, ids) -> tf.Tensor:
         """Ids (dense or ragged) back to strings; stops at the first eos."""
         self._require_proto()
         return self._tokenizer.detokenize(strip_special(ids))
-
-    def compute_output_spec(self, texts):
-        return keras.KerasTensor((texts.shape[0], self.sequence_length), dtype="int32")
 
     def save_assets(self, dir_path):
         Path(dir_path, MODEL_FILENAME).write_bytes(self.proto)
 
     def load_assets(self, dir_path):
         self.set_proto(Path(dir_path, MODEL_FILENAME).read_bytes())
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(sequence_length=self.sequence_length,
-                      add_bos=self.add_bos, add_eos=self.add_eos)
-        return config
