@@ -87,3 +87,22 @@ def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["validation"]["bits_per_char"] < report["validation_bits_per_char_before"] - 0.2
     assert 0.0 < report["unknown_character_share"] < 0.05  # umlauts and ß are new to the plays
+
+
+def test_bits_per_char_carries_state_across_windows(trained):
+    """Reading in windows with carried states equals reading the text in one pass."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    _, _, model, tokenizer = generation.load_export(trained / "exports" / "1")
+    text = corpora.load("shakespeare", "test")[:700]
+    ids = generation.encode(tokenizer, text)
+    inputs = np.concatenate([[generation.BOS_ID], ids[:-1]])[None]
+    logits = model(inputs, training=False)
+    nats = keras.ops.convert_to_numpy(tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(ids[None], logits)))
+    one_pass = generation.bits_per_char(model, tokenizer, text, streams=1, window=10_000)
+    windowed = generation.bits_per_char(model, tokenizer, text, streams=1, window=64)
+    np.testing.assert_allclose(one_pass, generation.bits(nats), rtol=1e-4)
+    np.testing.assert_allclose(windowed, one_pass, rtol=1e-4)

@@ -19,7 +19,12 @@ from nlp_lstm import plots, recipe_args
 from nlp_lstm.data import language_model_windows
 from nlp_lstm.data.sources import text_splits
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.models.char_language_model import build_char_language_model, export_generator
+from nlp_lstm.models.char_language_model import (
+    build_char_language_model,
+    export_generator,
+    lstm_layers,
+    step_model,
+)
 from nlp_lstm.tokenization import BOS_ID, UNK_ID, CharacterTokenizer, build_character_vocabulary
 from nlp_lstm.training import RunDirectory, fit
 
@@ -73,12 +78,29 @@ def compile_model(model: keras.Model, config: GenerationConfig, total_steps: int
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
-def bits_per_char(model: keras.Model, tokenizer, text: str, config, source: str) -> float:
-    """Mean bits per character of ``text`` (windows of ``sequence_length`` characters)."""
+def bits_per_char(model: keras.Model, tokenizer, text: str, streams: int = 16,
+                  window: int = 1000) -> float:
+    """Mean bits per character of ``text``, read as a continuous stream.
+
+    The text is cut into ``streams`` contiguous pieces read in parallel, each from
+    the beginning-of-text state, ``window`` characters at a time with the LSTM
+    states carried across windows: every character is predicted from all of its
+    piece before it, as when the model generates.
+    """
     ids = encode(tokenizer, text)
-    batch = max(1, min(config.batch_size, len(ids) // config.sequence_length))
-    windows = language_model_windows(ids, config.sequence_length, batch, BOS_ID, source=source)
-    return bits(model.evaluate(windows, verbose=0))
+    streams = max(1, min(streams, len(ids) // window))
+    length = len(ids) // streams
+    targets = ids[: streams * length].reshape(streams, length)
+    inputs = np.concatenate([np.full((streams, 1), BOS_ID, np.int32), targets[:, :-1]], axis=1)
+    step = step_model(model)
+    run = tf.function(lambda x, states: step([x, *states], training=False), reduce_retracing=True)
+    states = [tf.zeros([streams, layer.units]) for layer in lstm_layers(model) for _ in range(2)]
+    total_nats = 0.0
+    for start in range(0, length, window):
+        logits, *states = run(tf.constant(inputs[:, start:start + window]), states)
+        total_nats += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            targets[:, start:start + window], logits)))
+    return bits(total_nats / targets.size)
 
 
 def unknown_share(tokenizer: CharacterTokenizer, text: str) -> float:
@@ -110,8 +132,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     history = fit(model, train, validation, run, config.epochs, patience=config.patience,
                   steps_per_epoch=config.steps_per_epoch)
     seconds = history.pop("seconds")
-    report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split], config,
-                                                     f"{split} text"),
+    report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split]),
                       "characters": len(splits[split])}
               for split in ("validation", "test")}
     report["training_seconds"] = seconds
@@ -211,8 +232,7 @@ def command_finetune(args) -> None:
     share = unknown_share(tokenizer, splits["train"])
     print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "
           "the export's vocabulary (kept as is)")
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = bits_per_char(model, tokenizer, splits["validation"], config, "validation text")
+    before = bits_per_char(model, tokenizer, splits["validation"])
     run = RunDirectory(args.run_dir)
     result = train_and_export(splits, tokenizer, config, run, args.export_dir,
                               f"{source}; fine-tuned from {version}", model,
@@ -229,12 +249,9 @@ def command_export(args) -> None:
 
 def command_evaluate(args) -> None:
     version, metadata, model, tokenizer = load_export(args.model)
-    config = config_lib.from_dict(GenerationConfig, metadata["config"])
     splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     print(json.dumps({"export": str(version), "data": source, "split": args.split,
-                      "bits_per_char": bits_per_char(model, tokenizer, splits[args.split], config,
-                                                     f"{args.split} text"),
+                      "bits_per_char": bits_per_char(model, tokenizer, splits[args.split]),
                       "unknown_character_share": unknown_share(tokenizer, splits[args.split])},
                      indent=2))
 
