@@ -2,7 +2,10 @@
 """Generation speed of a character-generation export: characters per second.
 
 Measures batch 1 and batch 32, with a short and a 1,000-character prompt; warm-up
-excluded, median of several repeats. Prints one JSON line per setting.
+excluded, median of several repeats. ``priming_seconds`` is the call with no new
+character (reading the prompt once); ``ms_per_new_char`` is what each generated
+character adds beyond it, which should not depend on the prompt's length.
+Prints one JSON line per setting.
 
     .venv/bin/python bench/generation_speed.py --model saved_models/generation
 """
@@ -30,23 +33,29 @@ def main() -> None:
     prompts = {"short": "ROMEO:\n", "1000_chars": (base * 20)[:1000]}
     for batch in (1, 32):
         for name, prompt in prompts.items():
-            def call():
-                return serve(prompt=tf.constant([prompt] * batch),
-                             max_new_chars=tf.constant(args.new_chars),
-                             temperature=tf.constant(0.8), top_k=tf.constant(0),
-                             top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))["text"]
-            call()  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                call().numpy()
-                times.append(time.perf_counter() - start)
-            seconds = statistics.median(times)
-            print(json.dumps({"benchmark": "generation_speed", "export": path, "batch": batch,
-                              "prompt": name, "new_chars": args.new_chars,
-                              "seconds_median": round(seconds, 4),
-                              "chars_per_second": round(batch * args.new_chars / seconds, 1)}))
+            def median_seconds(new_chars):
+                def call():
+                    return serve(prompt=tf.constant([prompt] * batch),
+                                 max_new_chars=tf.constant(new_chars),
+                                 temperature=tf.constant(0.8), top_k=tf.constant(0),
+                                 top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))["text"]
+                call().numpy()  # warm-up
+                times = []
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    call().numpy()
+                    times.append(time.perf_counter() - start)
+                return statistics.median(times)
 
+            total, priming = median_seconds(args.new_chars), median_seconds(0)
+            print(json.dumps({
+                "benchmark": "generation_speed", "export": path, "batch": batch, "prompt": name,
+                "new_chars": args.new_chars, "seconds_median": round(total, 4),
+                "priming_seconds": round(priming, 4),
+                "ms_per_new_char": round(1000 * (total - priming) / args.new_chars, 3),
+                "chars_per_second": round(batch * args.new_chars / total, 1),
+                "new_chars_per_second_after_priming":
+                    round(batch * args.new_chars / (total - priming), 1)}))
 
 if __name__ == "__main__":
     main()

@@ -59,6 +59,7 @@ def test_export_samples_reproducibly_without_this_package(trained):
         "greedy2": (["ROMEO:\n"], 40, 0.0, 0, 1.0, 99),
         "nucleus": (["ROMEO:\n"] * 2, 40, 1.0, 10, 0.9, 5),
         "huge": (["A"], 1_000_000, 1.0, 0, 1.0, 3),
+        "none": (["ROMEO:", ""], 0, 1.0, 0, 1.0, 3),
     }
     result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
                              json.dumps(calls)], capture_output=True, text=True, timeout=600)
@@ -69,6 +70,7 @@ def test_export_samples_reproducibly_without_this_package(trained):
     assert all(len(text) == len(prompt) + 80 for text, prompt in zip(out["a"], calls["a"][0]))
     assert out["greedy1"] == out["greedy2"]
     assert len(out["huge"][0]) == 1 + 10_000  # capped at MAX_NEW_CHARS
+    assert out["none"] == ["ROMEO:", ""]
 
 
 def test_generate_cli(trained, capsys):

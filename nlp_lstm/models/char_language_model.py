@@ -104,7 +104,9 @@ class CharGenerator(tf.Module):
             shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, None]),
                               [tf.TensorShape([None, u]) for u in self.units for _ in range(2)],
                               tf.TensorShape(None)])
-        new_ids = tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch]))
+        new_ids = tf.cond(max_new_chars > 0,  # stacking an empty TensorArray is an error
+                          lambda: tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch])),
+                          lambda: tf.zeros([batch, 0], tf.int32))
         text = self.tokenizer.detokenize(new_ids, stop_at_eos=True)
         return tf.strings.join([prompt, text])
 
