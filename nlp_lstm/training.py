@@ -11,6 +11,8 @@ from pathlib import Path
 
 import keras
 
+from nlp_lstm.errors import NlpLstmError
+
 
 def write_json_atomic(path: Path, payload) -> None:
     """Writes JSON through a temporary file and a rename (never half-written)."""
@@ -26,8 +28,9 @@ class RunDirectory:
 
     Layout::
 
-        config.json      the resolved configuration
+        config.json      the resolved configuration (with the task's name)
         metrics.json     evaluation figures per split
+        model.keras      the trained Keras model (best validation epoch)
         history.csv      per-epoch training log (appended across resumes)
         checkpoints/     best.weights.h5 (best validation epoch)
         backup/          BackupAndRestore state for resuming an interrupted fit
@@ -35,9 +38,9 @@ class RunDirectory:
         plots/           PNG figures
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
-        for sub in ("checkpoints", "backup", "logs", "plots"):
+        for sub in ("checkpoints", "backup", "logs", "plots") if create else ():
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     @property
@@ -48,9 +51,36 @@ class RunDirectory:
     def plots(self) -> Path:
         return self.path / "plots"
 
+    @property
+    def keras_model(self) -> Path:
+        return self.path / "model.keras"
+
     def write_json(self, name: str, payload) -> Path:
         write_json_atomic(self.path / name, payload)
         return self.path / name
+
+    def read_bytes(self, name: str) -> bytes:
+        """A file of a finished run; ``NlpLstmError`` if it is missing."""
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            raise NlpLstmError(f"not a finished run (missing {name})", path=self.path) from None
+
+    def load_finished(self, task: str) -> tuple[dict, keras.Model, dict | None]:
+        """The saved config record, the Keras model and the metrics (if any) of a
+        finished ``task`` run.
+
+        Raises:
+            NlpLstmError: if the run is unfinished or belongs to another task.
+        """
+        saved = json.loads(self.read_bytes("config.json"))
+        if saved.get("task") != task:
+            raise NlpLstmError(f"run is a {saved.get('task')!r} run, not {task}", path=self.path)
+        self.read_bytes(self.keras_model.name)
+        model = keras.saving.load_model(self.keras_model)
+        metrics = json.loads(self.read_bytes("metrics.json")) if (
+            self.path / "metrics.json").exists() else None
+        return saved, model, metrics
 
 
 def fit(model: keras.Model, train, validation, run: RunDirectory, epochs: int,

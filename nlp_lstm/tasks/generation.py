@@ -144,7 +144,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
               "val_bits_per_char": [bits(v) for v in history["val_loss"]]}
     plots.training_curves(curves, ["bits_per_char"], run.plots / "training_curves.png",
                           title=f"character LM: {source}")
-    model.save(run.path / KERAS_FILE)
+    model.save(run.keras_model)
     (run.path / VOCABULARY_FILE).write_text(json.dumps(tokenizer.vocabulary, ensure_ascii=False))
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "corpus": source})
@@ -153,17 +153,9 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
 
 def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) -> Path:
     """Exports a finished run as the next version under ``export_dir``."""
-    try:
-        saved = json.loads((run.path / "config.json").read_text())
-        model = keras.saving.load_model(run.path / KERAS_FILE)
-        vocabulary = json.loads((run.path / VOCABULARY_FILE).read_text())
-    except FileNotFoundError as error:
-        raise NlpLstmError(f"not a finished generation run (missing {Path(error.filename).name})",
-                           path=run.path) from None
-    if saved.get("task") != TASK:
-        raise NlpLstmError(f"run is a {saved.get('task')!r} run, not generation", path=run.path)
-    if report is None and (run.path / "metrics.json").exists():
-        report = json.loads((run.path / "metrics.json").read_text())
+    saved, model, saved_report = run.load_finished(TASK)
+    vocabulary = json.loads(run.read_bytes(VOCABULARY_FILE))
+    report = report or saved_report
     tokenizer = CharacterTokenizer(vocabulary, name="tokenizer")
 
     def write(directory: Path):
@@ -171,7 +163,7 @@ def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) 
         (directory / "assets").mkdir(exist_ok=True)
         (directory / "assets" / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False))
         (directory / "keras").mkdir()
-        shutil.copy(run.path / KERAS_FILE, directory / "keras" / KERAS_FILE)
+        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
         export_lib.write_metadata(directory, TASK, config=saved["config"], vocabulary=vocabulary,
                                   corpus=saved["corpus"], metrics=report, run_dir=str(run.path))
 
@@ -244,7 +236,7 @@ def command_finetune(args) -> None:
 
 
 def command_export(args) -> None:
-    print(f"exported {export_run(RunDirectory(args.run_dir), args.export_dir)}")
+    print(f"exported {export_run(RunDirectory(args.run_dir, create=False), args.export_dir)}")
 
 
 def command_evaluate(args) -> None:

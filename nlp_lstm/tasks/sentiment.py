@@ -120,7 +120,7 @@ def evaluate_splits(classifier: keras.Model, splits: dict[str, LabelledExamples]
 
 def save_run_artifacts(run: RunDirectory, classifier, proto: bytes, labels, config, source: str):
     """Keeps what ``export`` needs: the Keras model, tokenizer, labels, config."""
-    classifier.save(run.path / KERAS_FILE)
+    classifier.save(run.keras_model)
     (run.path / TOKENIZER_FILE).write_bytes(proto)
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "labels": labels, "corpus": source})
@@ -128,18 +128,10 @@ def save_run_artifacts(run: RunDirectory, classifier, proto: bytes, labels, conf
 
 def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None = None) -> Path:
     """Exports a finished run as the next version under ``export_dir``."""
-    try:
-        saved = json.loads((run.path / "config.json").read_text())
-        classifier = keras.saving.load_model(run.path / KERAS_FILE)
-        proto = (run.path / TOKENIZER_FILE).read_bytes()
-    except FileNotFoundError as error:
-        raise NlpLstmError(f"not a finished sentiment run (missing {Path(error.filename).name})",
-                           path=run.path) from None
-    if saved.get("task") != TASK:
-        raise NlpLstmError(f"run is a {saved.get('task')!r} run, not sentiment", path=run.path)
+    saved, classifier, saved_metrics = run.load_finished(TASK)
+    proto = run.read_bytes(TOKENIZER_FILE)
     config = config_lib.from_dict(SentimentConfig, saved["config"])
-    if metrics_report is None and (run.path / "metrics.json").exists():
-        metrics_report = json.loads((run.path / "metrics.json").read_text())
+    metrics_report = metrics_report or saved_metrics
     tokenizer = make_tokenizer(proto, config)
 
     def write(directory: Path):
@@ -148,7 +140,7 @@ def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None 
         (directory / "assets" / TOKENIZER_FILE).write_bytes(proto)
         (directory / "assets" / "labels.txt").write_text("\n".join(saved["labels"]) + "\n")
         (directory / "keras").mkdir()
-        shutil.copy(run.path / KERAS_FILE, directory / "keras" / KERAS_FILE)
+        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
         export_lib.write_metadata(directory, TASK, config=saved["config"], labels=saved["labels"],
                                   corpus=saved["corpus"], metrics=metrics_report,
                                   run_dir=str(run.path))
@@ -274,7 +266,7 @@ def command_finetune(args) -> None:
 
 
 def command_export(args) -> None:
-    print(f"exported {export_run(RunDirectory(args.run_dir), args.export_dir)}")
+    print(f"exported {export_run(RunDirectory(args.run_dir, create=False), args.export_dir)}")
 
 
 def command_evaluate(args) -> None:
