@@ -1,4 +1,4 @@
-"""Evaluation figures: accuracy, macro-F1 and confusion matrices for classifiers."""
+"""Evaluation figures: accuracy, macro-F1 and confusion matrices; BLEU and chrF."""
 
 from __future__ import annotations
 
@@ -34,3 +34,21 @@ def classification_report(true_ids, predicted_ids, labels: list[str]) -> dict:
                       for label, p, r, f, s in zip(labels, precision, recall, f1, actual)},
         "confusion_matrix": matrix.tolist(),
     }
+
+
+def translation_scores(hypotheses: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF of detokenized ``hypotheses`` against one reference each
+    (``sacrebleu`` defaults: 13a tokenization, chrF with character 6-grams).
+
+    Returns:
+        ``{"bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"}``.
+    """
+    import sacrebleu
+
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    return {"bleu": bleu.corpus_score(hypotheses, [references]).score,
+            "chrf": chrf.corpus_score(hypotheses, [references]).score,
+            "sentences": len(hypotheses),
+            "bleu_signature": str(bleu.get_signature()),
+            "chrf_signature": str(chrf.get_signature())}

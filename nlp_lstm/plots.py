@@ -52,3 +52,22 @@ def confusion_matrix(matrix, labels: list[str], path: Path, title: str = "") -> 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def attention(weights, source_pieces: list[str], target_pieces: list[str], path: Path,
+              title: str = "") -> Path:
+    """A heatmap of ``weights[target, source]``: which source pieces each output piece
+    attended to."""
+    weights = np.asarray(weights)[: len(target_pieces), : len(source_pieces)]
+    fig, axis = plt.subplots(figsize=(1.5 + 0.38 * len(source_pieces),
+                                      1.2 + 0.32 * len(target_pieces)))
+    axis.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    axis.set_xticks(range(len(source_pieces)), source_pieces, rotation=60, ha="right", fontsize=8)
+    axis.set_yticks(range(len(target_pieces)), target_pieces, fontsize=8)
+    axis.set_xlabel("source")
+    axis.set_ylabel("translation")
+    axis.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

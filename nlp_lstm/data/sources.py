@@ -10,25 +10,35 @@ from __future__ import annotations
 import random
 
 from nlp_lstm import corpora
-from nlp_lstm.data.readers import LabelledExamples, read_labelled, read_text
+from nlp_lstm.data.readers import (
+    LabelledExamples,
+    ParallelExamples,
+    read_labelled,
+    read_pairs,
+    read_text,
+)
 from nlp_lstm.data.tfds_loader import PREFIX, load_tfds
 from nlp_lstm.errors import NlpLstmError
 
 HELD_OUT_SHARE = 0.1
 
 
-def _split_labelled(examples: LabelledExamples, seed: int) -> dict[str, LabelledExamples]:
-    order = list(range(len(examples.texts)))
+def _seeded_split(count: int, seed: int) -> dict[str, list[int]]:
+    """Shuffled example indices per split (10% validation, 10% test, the rest train)."""
+    order = list(range(count))
     random.Random(seed).shuffle(order)
-    held_out = max(1, round(len(order) * HELD_OUT_SHARE))
-    if len(order) < 3 * held_out or len(order) < 10:
-        raise NlpLstmError(f"only {len(order)} usable examples; at least 10 are needed to "
+    held_out = max(1, round(count * HELD_OUT_SHARE))
+    if count < 3 * held_out or count < 10:
+        raise NlpLstmError(f"only {count} usable examples; at least 10 are needed to "
                            "split train/validation/test")
-    parts = {"validation": order[:held_out], "test": order[held_out:2 * held_out],
-             "train": order[2 * held_out:]}
+    return {"validation": order[:held_out], "test": order[held_out:2 * held_out],
+            "train": order[2 * held_out:]}
+
+
+def _split_labelled(examples: LabelledExamples, seed: int) -> dict[str, LabelledExamples]:
     return {split: LabelledExamples([examples.texts[i] for i in idx],
                                     [examples.labels[i] for i in idx])
-            for split, idx in parts.items()}
+            for split, idx in _seeded_split(len(examples.texts), seed).items()}
 
 
 def labelled_splits(data: str | None, dataset: str | None, default: str, seed: int,
@@ -78,3 +88,35 @@ def text_splits(data: str | None, dataset: str | None, default: str) -> tuple[di
         raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not generation")
     return ({split: corpora.load(name, split) for split in corpora.SPLITS},
             f"bundled corpus {name} ({corpus.source})")
+
+
+def parallel_splits(data: str | None, dataset: str | None, default: str, seed: int,
+                    source_language: str = "en", target_language: str = "de",
+                    skip_bad_rows: bool = False) -> tuple[dict[str, ParallelExamples], str]:
+    """Train/validation/test sentence pairs, oriented source -> target.
+
+    A user file gives pairs in its column order (first column = source); the
+    bundled corpus and TFDS datasets are oriented by the language codes.
+    """
+    if data:
+        pairs = read_pairs(data, skip_bad_rows=skip_bad_rows)
+        return ({split: ParallelExamples([pairs.sources[i] for i in idx],
+                                         [pairs.targets[i] for i in idx])
+                 for split, idx in _seeded_split(len(pairs.sources), seed).items()},
+                f"file {data} (seeded 80/10/10 split)")
+    name = dataset or default
+    if name.startswith(PREFIX):
+        return ({split: load_tfds(name, "translation", split, source_language, target_language)
+                 for split in corpora.SPLITS}, name)
+    corpus = corpora.get(name)
+    if corpus.task != "translation":
+        raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not translation")
+    languages = ("en", "de")
+    if {source_language, target_language} != set(languages):
+        raise NlpLstmError(f"bundled corpus {name!r} has languages {languages}; "
+                           f"cannot translate {source_language} -> {target_language}")
+    splits = {}
+    for split in corpora.SPLITS:
+        columns = dict(zip(languages, corpora.load(name, split)))
+        splits[split] = ParallelExamples(columns[source_language], columns[target_language])
+    return splits, f"bundled corpus {name} ({corpus.source}), {source_language} -> {target_language}"

@@ -105,6 +105,11 @@ class SentencePieceTokenizer(InGraphTokenizer):
         self._require_proto()
         return self._tokenizer.detokenize(strip_special(ids))
 
+    def id_to_piece(self, ids) -> tf.Tensor:
+        """Piece strings (``"▁Haus"``) of ids, any shape, inside the graph."""
+        self._require_proto()
+        return self._tokenizer.id_to_string(ids)
+
     def save_assets(self, dir_path):
         Path(dir_path, MODEL_FILENAME).write_bytes(self.proto)
 

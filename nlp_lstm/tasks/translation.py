@@ -1,0 +1,372 @@
+"""Translation runner: train, evaluate, export and fine-tune the attention seq2seq model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nlp_lstm import config as config_lib
+from nlp_lstm import export as export_lib
+from nlp_lstm import metrics, plots, recipe_args
+from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
+from nlp_lstm.data.alternatives import first_reading, readings
+from nlp_lstm.data.sources import parallel_splits
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.losses import MaskedSequenceCrossEntropy
+from nlp_lstm.models.translator import (
+    DecodingSettings,
+    InGraphTranslator,
+    Translator,
+    export_translator,
+)
+from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer, train_sentencepiece
+from nlp_lstm.training import RunDirectory, fit
+
+TASK = "translation"
+DEFAULT_CORPUS = "ding_en_de"
+TOKENIZER_FILE = "sentencepiece.model"
+KERAS_FILE = "model.keras"
+BUCKETS = [8, 12, 16, 24, 32, 48]
+ATTENTION_PLOTS = 4
+EVALUATION_BATCH = 64
+
+
+@dataclasses.dataclass
+class TranslationConfig:
+    """Everything that shapes a translation run (saved with the run and the export)."""
+
+    source_language: str = "en"
+    target_language: str = "de"
+    vocabulary_size: int = 4000
+    embedding_dim: int = 128
+    encoder_units: int = 128
+    encoder_layers: int = 1
+    decoder_units: int = 256
+    decoder_layers: int = 1
+    dropout: float = 0.2
+    embedding_dropout: float = 0.1
+    label_smoothing: float = 0.1
+    batch_size: int = 64
+    epochs: int = 3
+    learning_rate: float = 3e-3
+    clipnorm: float = 1.0
+    patience: int = 3
+    max_train_tokens: int = 48
+    alternatives: int = 2
+    subword_alpha: float = 0.0
+    beam_size: int = 4
+    length_penalty: float = 0.6
+    seed: int = 1
+
+
+PRESETS = {
+    "quick": {},
+    # Sized for under an hour on 2 CPU cores (~3 minutes an epoch).
+    "full": {"vocabulary_size": 6000, "embedding_dim": 256, "encoder_units": 256,
+             "decoder_units": 512, "dropout": 0.3, "epochs": 13, "learning_rate": 2e-3},
+}
+FINETUNE = {"epochs": 4, "learning_rate": 5e-4, "patience": 2}
+
+
+def training_pairs(pairs: ParallelExamples, alternatives: int) -> ParallelExamples:
+    """Every pair once per reading (up to ``alternatives``) of its ``/`` alternatives."""
+    sources, targets = [], []
+    for source, target in zip(pairs.sources, pairs.targets):
+        source_readings = readings(source, alternatives)
+        target_readings = readings(target, alternatives)
+        for k in range(max(len(source_readings), len(target_readings))):
+            sources.append(source_readings[min(k, len(source_readings) - 1)])
+            targets.append(target_readings[min(k, len(target_readings) - 1)])
+    return ParallelExamples(sources, targets)
+
+
+def reference_pairs(pairs: ParallelExamples) -> ParallelExamples:
+    """Each side's first reading: the clean sentences evaluated against."""
+    return ParallelExamples([first_reading(s) for s in pairs.sources],
+                            [first_reading(t) for t in pairs.targets])
+
+
+def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
+                 config: TranslationConfig, training: bool) -> tf.data.Dataset:
+    """Length-bucketed batches of ``((source_ids, target_inputs), target_outputs)``.
+
+    Sources end with eos; target inputs start with bos, target outputs end with
+    eos. Both sides are truncated to ``max_train_tokens``.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((pairs.sources, pairs.targets))
+    length = config.max_train_tokens - 1
+    sample = training and config.subword_alpha > 0
+
+    def encode(source, target):
+        tokenize = ((lambda t: tokenizer.sampling_tokenize(t, config.subword_alpha)) if sample
+                    else tokenizer.tokenize)
+        source, target = tokenize(source)[:length], tokenize(target)[:length]
+        return (tf.concat([source, [EOS_ID]], 0), tf.concat([[BOS_ID], target], 0),
+                tf.concat([target, [EOS_ID]], 0))
+
+    if sample:
+        dataset = shuffled(dataset, seed=config.seed).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        if training:
+            dataset = shuffled(dataset, seed=config.seed, cache=False)
+    return batch_by_length(dataset, config.batch_size, BUCKETS).map(
+        lambda source, target_in, target_out: ((source, target_in), target_out))
+
+
+def decoding_settings(config: TranslationConfig) -> DecodingSettings:
+    return DecodingSettings(beam_size=config.beam_size, length_penalty=config.length_penalty)
+
+
+def translate_texts(translate, sources: list[str], beam_size: int,
+                    batch_size: int = EVALUATION_BATCH) -> tuple[list[str], np.ndarray]:
+    """Runs ``translate(source=, beam_size=, max_length=)`` over ``sources`` in batches of
+    similar length; returns the translations and scores in the original order."""
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    translations, scores = [""] * len(sources), np.zeros(len(sources), np.float32)
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        out = translate(source=tf.constant([sources[i] for i in index]),
+                        beam_size=tf.constant(beam_size), max_length=tf.constant(0))
+        for i, text, score in zip(index, out["translation"].numpy(), out["score"].numpy()):
+            translations[i], scores[i] = text.decode("utf-8"), score
+    return translations, scores
+
+
+def score_split(translate, pairs: ParallelExamples, beam_sizes: dict[str, int]) -> dict:
+    """BLEU and chrF per search (e.g. ``{"greedy": 1, "beam": 4}``), with timing."""
+    report, outputs = {}, {}
+    for search, beam_size in beam_sizes.items():
+        start = time.time()
+        hypotheses, _ = translate_texts(translate, pairs.sources, beam_size)
+        seconds = time.time() - start
+        report[search] = {**metrics.translation_scores(hypotheses, pairs.targets),
+                          "beam_size": beam_size,
+                          "sentences_per_second": len(hypotheses) / seconds}
+        outputs[search] = hypotheses
+    return {"scores": report, "hypotheses": outputs}
+
+
+def evaluate_model(model: Translator, tokenizer, config, splits: dict[str, ParallelExamples],
+                   run: RunDirectory) -> dict:
+    """Test BLEU/chrF (greedy and beam), validation BLEU/chrF (greedy), translations
+    of the test split as TSV and a few attention heatmaps."""
+    translator = InGraphTranslator(model, tokenizer, decoding_settings(config))
+    translate = tf.function(translator.translate, reduce_retracing=True)
+    test = reference_pairs(splits["test"])
+    scored = score_split(translate, test, {"greedy": 1, "beam": config.beam_size})
+    report = {"test": scored["scores"],
+              "validation": score_split(translate, reference_pairs(splits["validation"]),
+                                        {"greedy": 1})["scores"]}
+    rows = ["source\treference\tgreedy\tbeam"] + [
+        "\t".join(row) for row in zip(test.sources, test.targets, scored["hypotheses"]["greedy"],
+                                      scored["hypotheses"]["beam"])]
+    (run.path / "translations_test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    plot_attention(translate, test.sources[:ATTENTION_PLOTS], config.beam_size, run.plots)
+    return report
+
+
+def plot_attention(translate, sources: list[str], beam_size: int, folder: Path) -> list[Path]:
+    """One attention heatmap per source sentence (``attention_<i>.png``)."""
+    out = translate(source=tf.constant(sources), beam_size=tf.constant(beam_size),
+                    max_length=tf.constant(0))
+    paths = []
+    for i, source in enumerate(sources):
+        source_pieces = [p.decode() for p in out["source_pieces"][i].numpy() if p]
+        target_pieces = [p.decode() for p in out["target_pieces"][i].numpy() if p]
+        paths.append(plots.attention(out["attention"][i].numpy(), source_pieces, target_pieces,
+                                     folder / f"attention_{i + 1}.png",
+                                     title=f"{source}\n{out['translation'][i].numpy().decode()}"))
+    return paths
+
+
+def compile_model(model: Translator, config: TranslationConfig, steps: int) -> None:
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(steps, 1),
+                                                      alpha=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm),
+                  loss=MaskedSequenceCrossEntropy(config.label_smoothing))
+
+
+def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config, run: RunDirectory,
+                     export_dir: Path, source: str, model: Translator | None = None,
+                     extra_report: dict | None = None) -> dict:
+    """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+    keras.utils.set_random_seed(config.seed)
+    tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
+    train_pairs = training_pairs(splits["train"], config.alternatives)
+    train = make_dataset(train_pairs, tokenizer, config, training=True)
+    validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
+    if model is None:
+        model = Translator(tokenizer.vocabulary_size(), config.embedding_dim, config.encoder_units,
+                           config.encoder_layers, config.decoder_units, config.decoder_layers,
+                           config.dropout, config.embedding_dropout, name="translator")
+        model.build()
+    steps = config.epochs * (len(train_pairs.sources) // config.batch_size + len(BUCKETS) + 1)
+    compile_model(model, config, steps)
+    print(f"training on {len(train_pairs.sources):,} pairs ({len(splits['train'].sources):,} "
+          f"before expanding '/' alternatives), vocabulary {tokenizer.vocabulary_size()}; "
+          f"{model.count_params():,} parameters")
+    history = fit(model, train, validation, run, config.epochs, patience=config.patience)
+    report = {"training_seconds": history.pop("seconds"), **(extra_report or {})}
+    report["validation_loss"] = float(model.evaluate(validation, verbose=0))
+    print("translating the validation and test splits (greedy and beam search)")
+    report.update(evaluate_model(model, tokenizer, config, splits, run))
+    run.write_json("metrics.json", report)
+    plots.training_curves(history, ["loss"], run.plots / "training_curves.png",
+                          title=f"translation: {source}")
+    model.save(run.keras_model)
+    (run.path / TOKENIZER_FILE).write_bytes(proto)
+    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                   "corpus": source})
+    return {"report": report, "export": export_run(run, export_dir, report)}
+
+
+def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) -> Path:
+    """Exports a finished run as the next version under ``export_dir``."""
+    saved, model, saved_report = run.load_finished(TASK)
+    proto = run.read_bytes(TOKENIZER_FILE)
+    config = config_lib.from_dict(TranslationConfig, saved["config"])
+    report = report or saved_report
+    settings = decoding_settings(config)
+
+    def write(directory: Path):
+        export_translator(model, SentencePieceTokenizer(proto, name="tokenizer"), settings,
+                          directory)
+        (directory / "assets").mkdir(exist_ok=True)
+        (directory / "assets" / TOKENIZER_FILE).write_bytes(proto)
+        (directory / "keras").mkdir()
+        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
+        export_lib.write_metadata(
+            directory, TASK, config=saved["config"], decoding=dataclasses.asdict(settings),
+            languages={"source": config.source_language, "target": config.target_language},
+            corpus=saved["corpus"], metrics=report, run_dir=str(run.path))
+
+    return export_lib.write_version(export_dir, write)
+
+
+def load_export(path: Path) -> tuple[Path, dict, Translator, bytes]:
+    """An export's directory, metadata, Keras model and tokenizer bytes."""
+    version, metadata = export_lib.resolve(path, TASK)
+    try:
+        model = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
+        proto = (version / "assets" / TOKENIZER_FILE).read_bytes()
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    return version, metadata, model, proto
+
+
+def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict) -> None:
+    report = result["report"]
+    print("\n== translation summary")
+    for split, searches in (("test", ("greedy", "beam")), ("validation", ("greedy",))):
+        for search in searches:
+            r = report[split][search]
+            print(f"  {split:<10} {search:<6} BLEU {r['bleu']:5.2f}  chrF {r['chrf']:5.2f}  "
+                  f"(beam {r['beam_size']}, {r['sentences']:,} sentences, "
+                  f"{r['sentences_per_second']:.0f} sentences/s)")
+    print(f"  run dir    {run.path}  (metrics.json, translations_test.tsv, plots/, logs/)")
+    print(f"  export     {result['export']}")
+    print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
+    print("\n-- translations read back from the export")
+    for source, translation in samples.items():
+        print(f"  {source}\n    -> {translation}")
+
+
+def samples_from_export(version: Path, sources: list[str]) -> dict:
+    from nlp_lstm import serving
+
+    out = serving.load(version, TASK).signature(source=tf.constant(sources))
+    return {s: t.decode("utf-8") for s, t in zip(sources, out["translation"].numpy())}
+
+
+def command_train(args) -> None:
+    start = time.time()
+    config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
+                                args.overrides + language_overrides(args))
+    splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     config.source_language, config.target_language,
+                                     args.skip_bad_rows)
+    run = RunDirectory(args.run_dir)
+    tokenizer_file = run.path / TOKENIZER_FILE
+    if tokenizer_file.exists():  # resuming: the backed-up weights belong to this tokenizer
+        print(f"reusing {tokenizer_file}")
+        proto = tokenizer_file.read_bytes()
+    else:
+        print(f"training a joint SentencePiece model ({config.vocabulary_size} pieces) on both "
+              "sides of the training split")
+        train = training_pairs(splits["train"], config.alternatives)
+        proto = train_sentencepiece(train.sources + train.targets, config.vocabulary_size,
+                                    character_coverage=1.0)
+        tokenizer_file.write_bytes(proto)
+    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                   "corpus": source})
+    result = train_and_export(splits, proto, config, run, args.export_dir, source)
+    samples = samples_from_export(result["export"], splits["test"].sources[:4])
+    print_summary(result, run, time.time() - start, samples)
+
+
+def language_overrides(args) -> list[str]:
+    return [f"{field}={value}" for field, value in
+            (("source_language", args.source), ("target_language", args.target)) if value]
+
+
+def command_finetune(args) -> None:
+    start = time.time()
+    version, metadata, model, proto = load_export(args.source_export)
+    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+    config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
+                                finetune_defaults + args.overrides, base=metadata["config"])
+    splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     config.source_language, config.target_language,
+                                     args.skip_bad_rows)
+    tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
+    validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
+    compile_model(model, config, 1)
+    before = float(model.evaluate(validation, verbose=0))
+    print(f"fine-tuning {version} on {source} (tokenizer kept); validation loss before: "
+          f"{before:.3f}")
+    run = RunDirectory(args.run_dir)
+    result = train_and_export(splits, proto, config, run, args.export_dir,
+                              f"{source}; fine-tuned from {version}", model,
+                              {"validation_loss_before": before})
+    print(f"validation loss: {before:.3f} before, {result['report']['validation_loss']:.3f} "
+          "after fine-tuning")
+    samples = samples_from_export(result["export"], splits["test"].sources[:4])
+    print_summary(result, run, time.time() - start, samples)
+
+
+def command_export(args) -> None:
+    print(f"exported {export_run(RunDirectory(args.run_dir, create=False), args.export_dir)}")
+
+
+def command_evaluate(args) -> None:
+    from nlp_lstm import serving
+
+    loaded = serving.load(args.model, TASK)
+    config = config_lib.from_dict(TranslationConfig, loaded.metadata["config"])
+    splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                     config.source_language, config.target_language,
+                                     args.skip_bad_rows)
+    scored = score_split(loaded.module.signatures["translate"],
+                         reference_pairs(splits[args.split]),
+                         {"greedy": 1, "beam": config.beam_size})
+    print(json.dumps({"export": str(loaded.path), "data": source, "split": args.split,
+                      **scored["scores"]}, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, commands = recipe_args.build_parser(
+        TASK, "Translation with a BiLSTM encoder and an attention LSTM decoder.")
+    for name in ("train",):
+        commands[name].add_argument("--source", help="source language code (default en)")
+        commands[name].add_argument("--target", help="target language code (default de)")
+    return recipe_args.run(parser, argv, {
+        "train": command_train, "finetune": command_finetune,
+        "export": command_export, "evaluate": command_evaluate})
