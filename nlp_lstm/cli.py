@@ -4,6 +4,9 @@
     nlp-lstm predict --model saved_models/sentiment "A fine film." "Dull."
     nlp-lstm predict --model saved_models/sentiment --input texts.txt --format jsonl
     nlp-lstm generate --model saved_models/generation --prompt "ROMEO:" --max-new-chars 300
+    nlp-lstm translate --model saved_models/translation "Where is the station?"
+    nlp-lstm translate --model saved_models/translation --input en.txt --beam-size 1
+    nlp-lstm translate --model saved_models/translation "I saw her." --plot-attention att.png
     nlp-lstm tokenizer --corpus rotten_tomatoes --vocabulary-size 8000 --output sp.model
     nlp-lstm tokenizer --data my.tsv --output sp.model --encode "some text"
 """
@@ -130,6 +133,32 @@ def _generate(args) -> None:
             print("-" * 40)
 
 
+def _translate(args) -> None:
+    from nlp_lstm import plots, serving
+
+    model = serving.load(args.model, "translation")
+    sources = _read_inputs(args)
+    beam_size = args.beam_size or model.metadata["decoding"]["beam_size"]
+    signature = model.module.signatures["translate"]
+    controls = {"beam_size": tf_scalar(beam_size, "int32"),
+                "max_length": tf_scalar(args.max_length, "int32")}
+    outputs = serving.run_batched(signature, {"source": sources}, args.batch_size,
+                                  keep=("translation", "score"), **controls)
+    rows = [{"source": source, "translation": translation.decode("utf-8"),
+             "score": round(float(score), 4)}
+            for source, translation, score in zip(sources, outputs["translation"],
+                                                   outputs["score"])]
+    _write_rows(rows, args.format)
+    if args.plot_attention:
+        first = signature(source=tf_scalar(sources[:1], "string"), **controls)
+        source_pieces = [p.decode() for p in first["source_pieces"][0].numpy() if p]
+        target_pieces = [p.decode() for p in first["target_pieces"][0].numpy() if p]
+        path = plots.attention(first["attention"][0].numpy(), source_pieces, target_pieces,
+                               Path(args.plot_attention),
+                               title=f"{sources[0]}\n{rows[0]['translation']}")
+        print(f"wrote the attention of the first translation to {path}", file=sys.stderr)
+
+
 def tf_scalar(value, dtype: str):
     import tensorflow as tf
 
@@ -179,6 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=1)
     generate.add_argument("--batch-size", type=int, default=32)
     generate.set_defaults(run=_generate)
+
+    translate = commands.add_parser("translate", help="translate sentences with a translation export")
+    translate.add_argument("--model", required=True,
+                           help="export version directory, or task folder (newest version)")
+    translate.add_argument("texts", nargs="*", metavar="TEXT")
+    translate.add_argument("--input", help="a UTF-8 file with one sentence per line")
+    translate.add_argument("--beam-size", type=int, default=0,
+                           help="1 = greedy; default: the export's (see its nlp_lstm.json)")
+    translate.add_argument("--max-length", type=int, default=0,
+                           help="most tokens per translation (0: relative to the source)")
+    translate.add_argument("--plot-attention", metavar="PNG",
+                           help="draw the first translation's attention as a heatmap")
+    translate.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    translate.add_argument("--batch-size", type=int, default=64)
+    translate.set_defaults(run=_translate)
     return parser
 
 

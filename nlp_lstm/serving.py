@@ -42,8 +42,14 @@ def load(model_dir: str | Path, task: str) -> LoadedExport:
     return LoadedExport(path, metadata, module)
 
 
-def run_batched(signature, inputs: dict[str, list], batch_size: int, **scalars) -> dict:
-    """Calls ``signature`` on ``inputs`` in batches; returns numpy outputs concatenated."""
+def run_batched(signature, inputs: dict[str, list], batch_size: int,
+                keep: tuple[str, ...] | None = None, **scalars) -> dict:
+    """Calls ``signature`` on ``inputs`` in batches; returns numpy outputs concatenated.
+
+    Args:
+        keep: the outputs to return (default all); outputs whose width varies from
+            batch to batch (pieces, attention) cannot be concatenated.
+    """
     import tensorflow as tf
 
     size = len(next(iter(inputs.values())))
@@ -51,5 +57,6 @@ def run_batched(signature, inputs: dict[str, list], batch_size: int, **scalars) 
     for start in range(0, size, batch_size):
         batch = {k: tf.constant(v[start:start + batch_size]) for k, v in inputs.items()}
         for key, value in signature(**batch, **scalars).items():
-            outputs.setdefault(key, []).append(value.numpy())
+            if keep is None or key in keep:
+                outputs.setdefault(key, []).append(value.numpy())
     return {key: np.concatenate(parts) for key, parts in outputs.items()}

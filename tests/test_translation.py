@@ -1,0 +1,186 @@
+"""The translation recipe end to end, with a tiny model on a slice of the Ding pairs."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nlp_lstm import cli, corpora
+from nlp_lstm.data.sources import parallel_splits
+from nlp_lstm.losses import MaskedSequenceCrossEntropy
+from nlp_lstm.models.translator import Translator
+from nlp_lstm.tasks import translation
+
+TINY = ["--vocabulary-size", "500", "--embedding-dim", "32", "--encoder-units", "32",
+        "--decoder-units", "48", "--epochs", "2", "--batch-size", "32", "--beam-size", "3",
+        "--learning-rate", "0.01"]
+
+
+def write_pairs(path, sources, targets):
+    path.write_text("en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(sources, targets)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("translation")
+    english, german = corpora.load("ding_en_de", "train")
+    data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
+    code = translation.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
+                             "--export-dir", str(root / "exports"), *TINY])
+    assert code == 0
+    return root
+
+
+def test_train_writes_run_directory_metrics_and_export(trained):
+    run = trained / "run"
+    report = json.loads((run / "metrics.json").read_text())
+    for search, beam in (("greedy", 1), ("beam", 3)):
+        scores = report["test"][search]
+        assert scores["beam_size"] == beam and scores["sentences"] == 80
+        assert 0.0 <= scores["bleu"] <= 100.0 and 0.0 <= scores["chrf"] <= 100.0
+        assert "tok:13a" in scores["bleu_signature"]
+    assert "greedy" in report["validation"]
+    for name in ("config.json", "history.csv", "model.keras", "translations_test.tsv",
+                 "plots/training_curves.png", "plots/attention_1.png"):
+        assert (run / name).exists(), name
+    assert len((run / "translations_test.tsv").read_text().splitlines()) == 81
+    metadata = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
+    assert metadata["task"] == "translation"
+    assert metadata["languages"] == {"source": "en", "target": "de"}
+    assert metadata["decoding"]["beam_size"] == 3
+    assert metadata["metrics"]["test"]["beam"]["bleu"] == report["test"]["beam"]["bleu"]
+
+
+def test_training_loss_falls(trained):
+    rows = (trained / "run" / "history.csv").read_text().splitlines()[1:]
+    losses = [float(row.split(",")[1]) for row in rows]
+    assert len(losses) == 2 and losses[-1] < losses[0] - 0.1
+
+
+CONSUMER = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text
+assert not [m for m in sys.modules if m.startswith("nlp_lstm")]
+module = tf.saved_model.load(sys.argv[1])
+sources = tf.constant(json.loads(sys.argv[2]))
+default = module.signatures["serving_default"](source=sources)
+out = {"default": [t.decode() for t in default["translation"].numpy()],
+       "score": default["score"].numpy().tolist()}
+for beam in (1, 3):
+    for limit in (0, 3):
+        r = module.signatures["translate"](source=sources, beam_size=tf.constant(beam),
+                                           max_length=tf.constant(limit))
+        out[f"{beam}-{limit}"] = {k: list(v.shape) for k, v in r.items()}
+print(json.dumps(out))
+"""
+
+
+def test_export_translates_a_batch_without_this_package(trained):
+    sources = ["Where is the station?", "", "word " * 3000, "Ünïcödé ☃ \\x00 text", "I see."]
+    result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
+                             json.dumps(sources)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out["default"]) == 5 and len(out["score"]) == 5
+    assert all(s <= 0.0 for s in out["score"])  # length-normalised log-probabilities
+    for beam in (1, 3):
+        full, capped = out[f"{beam}-0"], out[f"{beam}-3"]
+        assert full["translation"] == [5] and full["score"] == [5]
+        # truncated sources (128 pieces) bound the attention; max_length caps the output
+        batch, steps, width = full["attention"]
+        assert batch == 5 and width == full["source_pieces"][1] <= 128
+        assert steps == full["target_pieces"][1] <= 128 * 1.5 + 10
+        assert capped["target_pieces"][1] <= 3
+
+
+SAVED_MODEL_CLI = ("import sys, tensorflow_text; from tensorflow.python.tools.saved_model_cli "
+                   "import main; sys.argv[0] = 'saved_model_cli'; main()")
+
+
+@pytest.mark.parametrize("signature, inputs", [
+    ("serving_default", "source=['Where is the station?', 'I see.']"),
+    ("translate", "source=['Where is the station?'];beam_size=2;max_length=5"),
+])
+def test_saved_model_cli_runs_both_signatures(trained, signature, inputs):
+    result = subprocess.run(
+        [sys.executable, "-c", SAVED_MODEL_CLI, "run", "--dir", str(trained / "exports" / "1"),
+         "--tag_set", "serve", "--signature_def", signature, "--input_exprs", inputs],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Result for output key translation:" in result.stdout
+    assert "Result for output key score:" in result.stdout
+
+
+def test_translate_cli_reads_a_file_and_plots_attention(trained, tmp_path, capsys):
+    inputs = tmp_path / "english.txt"
+    inputs.write_text("Where is the station?\nI see.\n")
+    plot = tmp_path / "attention.png"
+    assert cli.main(["translate", "--model", str(trained / "exports"), "--input", str(inputs),
+                     "--beam-size", "2", "--format", "jsonl", "--plot-attention", str(plot)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["source"] for r in rows] == ["Where is the station?", "I see."]
+    assert all(isinstance(r["translation"], str) and r["score"] <= 0 for r in rows)
+    assert plot.stat().st_size > 1000
+
+
+def test_evaluate_scores_an_export(trained, capsys):
+    assert translation.main(["evaluate", "--model", str(trained / "exports" / "1"),
+                             "--data", str(trained / "pairs.tsv"), "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    saved = json.loads((trained / "run" / "metrics.json").read_text())["test"]
+    for search in ("greedy", "beam"):  # the export scores as the Keras model did
+        assert report[search]["bleu"] == pytest.approx(saved[search]["bleu"], abs=0.5)
+
+
+def test_finetune_lowers_the_loss_on_new_pairs(trained, tmp_path):
+    english, german = corpora.load("ding_en_de", "train")
+    data = write_pairs(tmp_path / "new.tsv", english[5000:5400], german[5000:5400])
+    code = translation.main(["finetune", "--from", str(trained / "exports"), "--data", str(data),
+                             "--run-dir", str(tmp_path / "run"),
+                             "--export-dir", str(trained / "exports"), "--epochs", "2",
+                             "--learning-rate", "0.005"])
+    assert code == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["validation_loss"] < report["validation_loss_before"] - 0.05
+    metadata = json.loads((trained / "exports" / "2" / "nlp_lstm.json").read_text())
+    assert "fine-tuned from" in metadata["corpus"]
+    tokenizer = (trained / "exports" / "1" / "assets" / "sentencepiece.model").read_bytes()
+    assert (trained / "exports" / "2" / "assets" / "sentencepiece.model").read_bytes() == tokenizer
+
+
+def test_bundled_corpus_in_either_direction():
+    forward, _ = parallel_splits(None, None, "ding_en_de", 1, "en", "de")
+    backward, description = parallel_splits(None, None, "ding_en_de", 1, "de", "en")
+    assert backward["test"].sources == forward["test"].targets
+    assert backward["test"].targets == forward["test"].sources
+    assert "de -> en" in description
+
+
+def test_padding_does_not_change_the_translation_model():
+    """Masks: extra source padding leaves the logits as they were."""
+    keras.utils.set_random_seed(0)
+    model = Translator(30, 8, 8, 1, 16, 1)
+    source = tf.constant([[5, 6, 7, 3], [8, 9, 3, 0]])
+    target = tf.constant([[2, 5, 6], [2, 7, 0]])
+    padded = tf.pad(source, [[0, 0], [0, 4]])
+    np.testing.assert_allclose(model((source, target)), model((padded, target)), atol=1e-5)
+
+
+def test_loss_ignores_padding_and_smooths_labels():
+    logits = tf.random.stateless_normal([2, 4, 10], seed=[1, 2])
+    truth = tf.constant([[5, 6, 7, 0], [8, 0, 0, 0]])
+    plain = MaskedSequenceCrossEntropy(0.0)(truth, logits)
+    real = tf.constant([[True, True, True, False], [True, False, False, False]])
+    expected = tf.reduce_mean(tf.boolean_mask(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(truth, logits), real))
+    np.testing.assert_allclose(plain, expected, rtol=1e-5)
+    changed = tf.where(real[..., None], logits, 100.0 * tf.ones_like(logits))
+    np.testing.assert_allclose(MaskedSequenceCrossEntropy(0.0)(truth, changed), plain, rtol=1e-5)
+    assert float(MaskedSequenceCrossEntropy(0.1)(truth, logits)) != pytest.approx(float(plain))
