@@ -1,9 +1,11 @@
-"""A stacked LSTM decoder with Luong attention and input feeding."""
+"""A stacked recurrent decoder with Luong attention and input feeding."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
+
+from nlp_lstm.layers.cells import recurrent_cell, state_count
 
 MASKED_SCORE = -1e9
 
@@ -22,20 +24,24 @@ class AttentionDecoder(keras.layers.Layer):
 
     The initial states come from the mean of the memory through a dense "bridge"
     (as in Bahdanau et al. and Nematus), so the decoder starts from the whole
-    source. Only ``LSTMCell``s with default activations and no recurrent dropout
-    are used.
+    source. The cells keep default activations and take no recurrent dropout.
 
     Args:
-        units: LSTM units, also the size of the attentional vector.
-        layers: stacked LSTM cells.
+        units: cell units, also the size of the attentional vector.
+        layers: stacked cells.
         dropout: on the inputs of every cell and on the attentional vector.
+        cell: ``lstm``, ``gru`` or ``peephole``.
     """
 
-    def __init__(self, units: int, layers: int = 1, dropout: float = 0.0, **kwargs):
+    def __init__(self, units: int, layers: int = 1, dropout: float = 0.0, cell: str = "lstm",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.units, self.num_layers, self.dropout_rate = units, layers, dropout
-        self.cells = [keras.layers.LSTMCell(units, name=f"lstm_cell_{i + 1}") for i in range(layers)]
-        self.bridge = keras.layers.Dense(2 * units * layers, activation="tanh", name="bridge")
+        self.units, self.num_layers, self.dropout_rate, self.cell = units, layers, dropout, cell
+        self.cells = [recurrent_cell(cell, units, name=f"{cell}_cell_{i + 1}")
+                      for i in range(layers)]
+        self.states_per_cell = state_count(self.cells[0])
+        self.bridge = keras.layers.Dense(self.states_per_cell * units * layers, activation="tanh",
+                                         name="bridge")
         self.memory_keys = keras.layers.Dense(units, use_bias=False, name="memory_keys")
         self.attentional = keras.layers.Dense(units, activation="tanh", use_bias=False,
                                               name="attentional")
@@ -56,10 +62,11 @@ class AttentionDecoder(keras.layers.Layer):
         return memory, self.memory_keys(memory), memory_mask
 
     def initial_state(self, memory, memory_mask) -> list:
-        """``[h_1, c_1, ..., h_n, c_n, a_0]`` from the mean of the unmasked memory."""
+        """``[h_1, c_1, ..., h_n, c_n, a_0]`` (no ``c`` for GRUs) from the mean of the
+        unmasked memory."""
         weights = ops.cast(memory_mask, memory.dtype)[..., None]
         mean = ops.sum(memory * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
-        states = ops.split(self.bridge(mean), 2 * self.num_layers, axis=-1)
+        states = ops.split(self.bridge(mean), self.states_per_cell * self.num_layers, axis=-1)
         return [*states, ops.zeros_like(states[0])]
 
     def step(self, inputs, state: list, attended, training=None):
@@ -75,11 +82,11 @@ class AttentionDecoder(keras.layers.Layer):
         """
         memory, keys, mask = attended
         x = ops.concatenate([inputs, state[-1]], axis=-1)
-        new_state = []
+        new_state, count = [], self.states_per_cell
         for index, cell in enumerate(self.cells):
-            x, (h, c) = cell(self.dropout(x, training=training),
-                             [state[2 * index], state[2 * index + 1]], training=training)
-            new_state += [h, c]
+            x, states = cell(self.dropout(x, training=training),
+                             state[count * index: count * (index + 1)], training=training)
+            new_state += list(states)
         scores = ops.einsum("bsu,bu->bs", keys, x)
         scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
         weights = ops.softmax(scores, axis=-1)
@@ -113,5 +120,6 @@ class AttentionDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, layers=self.num_layers, dropout=self.dropout_rate)
+        config.update(units=self.units, layers=self.num_layers, dropout=self.dropout_rate,
+                      cell=self.cell)
         return config

@@ -1,13 +1,16 @@
-"""Stacks of LSTM layers that stay within the cuDNN kernel's conditions."""
+"""Stacks of recurrent layers that stay within the cuDNN kernel's conditions."""
 
 from __future__ import annotations
 
 import keras
 
+from nlp_lstm.layers.cells import recurrent_layer
+
 
 def recurrent_stack(sequences, units: int, layers: int, bidirectional: bool = False,
-                    dropout: float = 0.0, return_sequences: bool = True, name: str = "lstm"):
-    """Applies ``layers`` stacked LSTMs (optionally bidirectional) to ``sequences``.
+                    dropout: float = 0.0, return_sequences: bool = True, name: str = "lstm",
+                    cell: str = "lstm"):
+    """Applies ``layers`` stacked recurrent layers (optionally bidirectional) to ``sequences``.
 
     Default activations, no recurrent dropout and right-padded masks keep every
     layer on the fused cuDNN kernel on a GPU; dropout is applied between layers.
@@ -20,6 +23,7 @@ def recurrent_stack(sequences, units: int, layers: int, bidirectional: bool = Fa
         dropout: dropout rate between layers.
         return_sequences: whether the last layer returns every step.
         name: prefix of the layer names.
+        cell: ``lstm``, ``gru`` or ``peephole`` (see ``nlp_lstm.layers.cells``).
 
     Returns:
         The last layer's output.
@@ -27,8 +31,8 @@ def recurrent_stack(sequences, units: int, layers: int, bidirectional: bool = Fa
     x = sequences
     for index in range(layers):
         last = index == layers - 1
-        lstm = keras.layers.LSTM(units, return_sequences=return_sequences or not last,
-                                 name=f"{name}_{index + 1}")
+        lstm = recurrent_layer(cell, units, return_sequences=return_sequences or not last,
+                               name=f"{name}_{index + 1}")
         if bidirectional:
             lstm = keras.layers.Bidirectional(lstm, name=f"bi{name}_{index + 1}")
         x = lstm(x)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from nlp_lstm.decoding import sample_next
 from nlp_lstm.embedding import TokenEmbedding
+from nlp_lstm.layers.cells import recurrent_layer, state_count
 from nlp_lstm.tokenization import BOS_ID, CharacterTokenizer
 from nlp_lstm.tokenization.special_ids import NUM_SPECIAL
 
@@ -22,42 +23,51 @@ MAX_PROMPT_CHARS = 10_000
 
 
 def build_char_language_model(vocabulary_size: int, embedding_dim: int = 64, units: int = 512,
-                              layers: int = 2, dropout: float = 0.2) -> keras.Model:
+                              layers: int = 2, dropout: float = 0.2,
+                              cell: str = "lstm") -> keras.Model:
     """The training model: ``int32[batch, time]`` -> ``float32[batch, time, vocabulary]`` logits.
 
-    Every LSTM returns its states too (ignored here) so that ``step_model`` can
-    reuse the same layers with explicit states.
+    Every recurrent layer (``cell``: ``lstm``, ``gru`` or ``peephole``) returns its
+    states too (ignored here) so that ``step_model`` can reuse the same layers with
+    explicit states.
     """
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = TokenEmbedding(vocabulary_size, embedding_dim, name="token_embedding")(ids)
     for index in range(layers):
-        x = keras.layers.LSTM(units, return_sequences=True, return_state=True,
-                              name=f"lstm_{index + 1}")(x)[0]
+        x = recurrent_layer(cell, units, return_sequences=True, return_state=True,
+                            name=f"{cell}_{index + 1}")(x)[0]
         x = keras.layers.Dropout(dropout, name=f"dropout_{index + 1}")(x)
     logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)
     return keras.Model(ids, logits, name="char_language_model")
 
 
-def lstm_layers(model: keras.Model) -> list[keras.layers.LSTM]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+def recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+
+
+def state_shapes(model: keras.Model) -> list[int]:
+    """The size of every state the step model carries, in order (h, c per LSTM; h per GRU)."""
+    return [layer.units for layer in recurrent_layers(model) for _ in range(state_count(layer))]
 
 
 def step_model(model: keras.Model) -> keras.Model:
     """The same weights as ``model``, run over ``ids`` from given states.
 
-    Inputs: ``ids int32[batch, time]`` and ``[h1, c1, h2, c2, ...]``;
+    Inputs: ``ids int32[batch, time]`` and the states (``[h1, c1, h2, c2, ...]`` for
+    LSTMs, one ``h`` per GRU layer, see ``state_shapes``);
     outputs: last-step logits and the new states. With ``time == 1`` this is one
     generation step; with the prompt it primes the states (padding is masked, so
     each row's states stop at its last real character).
     """
     ids = keras.Input(shape=(None,), dtype="int32")
-    layers = lstm_layers(model)
-    states_in = [keras.Input(shape=(layer.units,)) for layer in layers for _ in range(2)]
+    states_in = [keras.Input(shape=(units,)) for units in state_shapes(model)]
     x = model.get_layer("token_embedding")(ids)
-    states_out = []
-    for index, layer in enumerate(layers):
-        x, h, c = layer(x, initial_state=states_in[2 * index: 2 * index + 2])
-        states_out += [h, c]
+    states_out, used = [], 0
+    for layer in recurrent_layers(model):
+        count = state_count(layer)
+        x, *states = layer(x, initial_state=states_in[used:used + count])
+        states_out += states
+        used += count
     logits = model.get_layer("logits")(x)
     return keras.Model([ids, *states_in], [logits, *states_out], name="char_step_model")
 
@@ -69,7 +79,7 @@ class CharGenerator(tf.Module):
         super().__init__()
         self.step = step_model(model)
         self.tokenizer = tokenizer
-        self.units = [layer.units for layer in lstm_layers(model)]
+        self.state_shapes = state_shapes(model)
 
     def generate(self, prompt, max_new_chars, temperature, top_k, top_p, seed):
         """Returns ``prompt`` + up to ``max_new_chars`` sampled characters per row."""
@@ -80,7 +90,7 @@ class CharGenerator(tf.Module):
                                                            unit="UTF8_CHAR"))
         bos = tf.fill([batch, 1], BOS_ID)
         primed = tf.concat([bos, tf.cast(tokens, tf.int32)], axis=1).to_tensor()
-        states = [tf.zeros([batch, units]) for units in self.units for _ in range(2)]
+        states = [tf.zeros([batch, units]) for units in self.state_shapes]
         outputs = self.step([primed, *states], training=False)
         last = tf.cast(tokens.row_lengths(), tf.int32)  # index of each row's last real token
         logits = tf.gather(outputs[0], last, axis=1, batch_dims=1)
@@ -102,7 +112,7 @@ class CharGenerator(tf.Module):
             lambda step, *_: step < max_new_chars, body,
             [tf.constant(0), logits, states, generated],
             shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, None]),
-                              [tf.TensorShape([None, u]) for u in self.units for _ in range(2)],
+                              [tf.TensorShape([None, u]) for u in self.state_shapes],
                               tf.TensorShape(None)])
         new_ids = tf.cond(max_new_chars > 0,  # stacking an empty TensorArray is an error
                           lambda: tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch])),

@@ -18,7 +18,7 @@ from nlp_lstm.tokenization import SentencePieceTokenizer
 
 def build_sentiment_classifier(vocabulary_size: int, num_classes: int, embedding_dim: int = 128,
                                units: int = 128, layers: int = 2, dropout: float = 0.3,
-                               embedding_dropout: float = 0.1) -> keras.Model:
+                               embedding_dropout: float = 0.1, cell: str = "lstm") -> keras.Model:
     """Builds the classifier over token ids.
 
     Args:
@@ -29,6 +29,7 @@ def build_sentiment_classifier(vocabulary_size: int, num_classes: int, embedding
         layers: stacked bidirectional LSTM layers.
         dropout: between LSTM layers and before the output layer.
         embedding_dropout: on the token vectors.
+        cell: ``lstm``, ``gru`` or ``peephole``.
 
     Returns:
         ``keras.Model``: ``int32[batch, time]`` (0 = padding) -> ``float32[batch, num_classes]``.
@@ -36,7 +37,8 @@ def build_sentiment_classifier(vocabulary_size: int, num_classes: int, embedding
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     vectors = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
                              name="token_embedding")(ids)
-    sequences = recurrent_stack(vectors, units, layers, bidirectional=True, dropout=dropout)
+    sequences = recurrent_stack(vectors, units, layers, bidirectional=True, dropout=dropout,
+                                cell=cell)
     pooled = MaskedMaxMeanPooling(name="pooling")(sequences)
     pooled = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",

@@ -17,13 +17,14 @@ import tensorflow as tf
 from nlp_lstm.decoding.search import beam_search, greedy_search
 from nlp_lstm.embedding import TokenEmbedding
 from nlp_lstm.layers.attention_decoder import AttentionDecoder
+from nlp_lstm.layers.cells import recurrent_layer
 from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer
 from nlp_lstm.tokenization.special_ids import PAD_ID, finalize_ids
 
 
 @keras.saving.register_keras_serializable(package="nlp_lstm")
 class Translator(keras.Model):
-    """Shared joint-vocabulary embedding -> stacked BiLSTM encoder -> ``AttentionDecoder``
+    """Shared joint-vocabulary embedding -> stacked bidirectional encoder -> ``AttentionDecoder``
     -> logits.
 
     Called on ``(source_ids, target_inputs)`` (both ``int32[batch, time]``, 0 = padding,
@@ -39,23 +40,26 @@ class Translator(keras.Model):
         decoder_layers: stacked decoder cells.
         dropout: between encoder layers and inside the decoder.
         embedding_dropout: on the token vectors.
+        cell: ``lstm``, ``gru`` or ``peephole``, for the encoder and the decoder.
     """
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 256, encoder_units: int = 256,
                  encoder_layers: int = 2, decoder_units: int = 512, decoder_layers: int = 1,
-                 dropout: float = 0.3, embedding_dropout: float = 0.1, **kwargs):
+                 dropout: float = 0.3, embedding_dropout: float = 0.1, cell: str = "lstm",
+                 **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
                              encoder_units=encoder_units, encoder_layers=encoder_layers,
                              decoder_units=decoder_units, decoder_layers=decoder_layers,
-                             dropout=dropout, embedding_dropout=embedding_dropout)
+                             dropout=dropout, embedding_dropout=embedding_dropout, cell=cell)
         self.embedding = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
                                         name="token_embedding")
         self.encoder = [keras.layers.Bidirectional(
-            keras.layers.LSTM(encoder_units, return_sequences=True), name=f"encoder_{i + 1}")
+            recurrent_layer(cell, encoder_units, return_sequences=True), name=f"encoder_{i + 1}")
             for i in range(encoder_layers)]
         self.encoder_dropout = keras.layers.Dropout(dropout)
-        self.decoder = AttentionDecoder(decoder_units, decoder_layers, dropout, name="decoder")
+        self.decoder = AttentionDecoder(decoder_units, decoder_layers, dropout, cell,
+                                        name="decoder")
         self.logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")
 
     def build(self, input_shape=None):

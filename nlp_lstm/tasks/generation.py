@@ -19,10 +19,11 @@ from nlp_lstm import plots, recipe_args
 from nlp_lstm.data import language_model_windows
 from nlp_lstm.data.sources import text_splits
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.char_language_model import (
     build_char_language_model,
     export_generator,
-    lstm_layers,
+    state_shapes,
     step_model,
 )
 from nlp_lstm.tokenization import BOS_ID, UNK_ID, CharacterTokenizer, build_character_vocabulary
@@ -39,6 +40,7 @@ SAMPLE_PROMPTS = ["ROMEO:\n", "", "KING HENRY:\nWhat"]
 class GenerationConfig:
     """Everything that shapes a generation run (saved with the run and the export)."""
 
+    cell: str = "lstm"
     max_vocabulary: int = 120
     sequence_length: int = 100
     embedding_dim: int = 48
@@ -94,7 +96,7 @@ def bits_per_char(model: keras.Model, tokenizer, text: str, streams: int = 16,
     inputs = np.concatenate([np.full((streams, 1), BOS_ID, np.int32), targets[:, :-1]], axis=1)
     step = step_model(model)
     run = tf.function(lambda x, states: step([x, *states], training=False), reduce_retracing=True)
-    states = [tf.zeros([streams, layer.units]) for layer in lstm_layers(model) for _ in range(2)]
+    states = [tf.zeros([streams, units]) for units in state_shapes(model)]
     total_nats = 0.0
     for start in range(0, length, window):
         logits, *states = run(tf.constant(inputs[:, start:start + window]), states)
@@ -125,7 +127,8 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
         BOS_ID, source="validation text")
     if model is None:
         model = build_char_language_model(tokenizer.vocabulary_size(), config.embedding_dim,
-                                          config.lstm_units, config.lstm_layers, config.dropout)
+                                          config.lstm_units, config.lstm_layers, config.dropout,
+                                          check_cell(config.cell))
     compile_model(model, config, config.epochs * config.steps_per_epoch)
     print(f"training on {len(splits['train']):,} characters, vocabulary "
           f"{tokenizer.vocabulary_size()}; {model.count_params():,} parameters")

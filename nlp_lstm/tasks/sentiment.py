@@ -18,6 +18,7 @@ from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
 from nlp_lstm.data.sources import labelled_splits
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
 from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
 from nlp_lstm.training import RunDirectory, fit
@@ -32,6 +33,7 @@ KERAS_FILE = "model.keras"
 class SentimentConfig:
     """Everything that shapes a sentiment run (saved with the run and the export)."""
 
+    cell: str = "lstm"
     vocabulary_size: int = 4000
     sequence_length: int = 96
     embedding_dim: int = 64
@@ -159,7 +161,7 @@ def train_and_export(splits, labels, proto, config, run: RunDirectory, export_di
     if classifier is None:
         classifier = build_sentiment_classifier(
             tokenizer.vocabulary_size(), len(labels), config.embedding_dim, config.lstm_units,
-            config.lstm_layers, config.dropout, config.embedding_dropout)
+            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell))
     optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
                                        clipnorm=1.0)
     classifier.compile(optimizer=optimizer,

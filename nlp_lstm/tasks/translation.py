@@ -19,6 +19,7 @@ from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import (
     DecodingSettings,
@@ -44,21 +45,22 @@ class TranslationConfig:
 
     source_language: str = "en"
     target_language: str = "de"
-    vocabulary_size: int = 4000
-    embedding_dim: int = 128
-    encoder_units: int = 128
+    cell: str = "lstm"
+    vocabulary_size: int = 2000
+    embedding_dim: int = 96
+    encoder_units: int = 96
     encoder_layers: int = 1
-    decoder_units: int = 256
+    decoder_units: int = 192
     decoder_layers: int = 1
     dropout: float = 0.2
     embedding_dropout: float = 0.1
     label_smoothing: float = 0.1
-    batch_size: int = 64
-    epochs: int = 3
+    batch_size: int = 32
+    epochs: int = 6
     learning_rate: float = 3e-3
     clipnorm: float = 1.0
     patience: int = 3
-    max_train_tokens: int = 48
+    max_train_tokens: int = 20
     alternatives: int = 2
     subword_alpha: float = 0.0
     beam_size: int = 4
@@ -67,11 +69,13 @@ class TranslationConfig:
 
 
 PRESETS = {
+    # About 4 minutes on 2 CPU cores: a small model on the pairs of up to 20 pieces.
     "quick": {},
     # Sized for under an hour on 2 CPU cores (about 4 minutes an epoch). A small
     # vocabulary and heavy dropout suit a corpus of ~18k pairs (Sennrich & Zhang, 2019).
     "full": {"vocabulary_size": 4000, "embedding_dim": 256, "encoder_units": 256,
-             "decoder_units": 512, "dropout": 0.3, "epochs": 12, "learning_rate": 2e-3},
+             "decoder_units": 512, "dropout": 0.3, "batch_size": 64, "epochs": 10,
+             "learning_rate": 2e-3, "max_train_tokens": 48},
 }
 FINETUNE = {"epochs": 4, "learning_rate": 5e-4, "patience": 2}
 
@@ -216,7 +220,8 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config, 
     if model is None:
         model = Translator(tokenizer.vocabulary_size(), config.embedding_dim, config.encoder_units,
                            config.encoder_layers, config.decoder_units, config.decoder_layers,
-                           config.dropout, config.embedding_dropout, name="translator")
+                           config.dropout, config.embedding_dropout, check_cell(config.cell),
+                           name="translator")
         model.build()
     steps = config.epochs * (len(train_pairs.sources) // config.batch_size + len(BUCKETS) + 1)
     compile_model(model, config, steps)

@@ -1,0 +1,41 @@
+"""The recurrent cell variants every recipe can use: LSTM, GRU and peephole LSTM.
+
+``lstm`` and ``gru`` are Keras's own layers with default activations and no
+recurrent dropout (so a GPU runs them on cuDNN); ``peephole`` is
+``PeepholeLSTM``, whose extra terms have no cuDNN kernel.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+
+CELLS = ("lstm", "gru", "peephole")
+_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "peephole": PeepholeLSTM}
+_CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell,
+          "peephole": PeepholeLSTMCell}
+
+
+def check_cell(cell: str) -> str:
+    """Returns ``cell`` if it is a known variant; ``NlpLstmError`` otherwise."""
+    if cell not in CELLS:
+        raise NlpLstmError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    return cell
+
+
+def recurrent_layer(cell: str, units: int, **kwargs) -> keras.layers.RNN:
+    """A recurrent layer of the ``cell`` variant (``return_sequences`` etc. as kwargs)."""
+    return _LAYERS[check_cell(cell)](units, **kwargs)
+
+
+def recurrent_cell(cell: str, units: int, **kwargs) -> keras.layers.Layer:
+    """One cell of the ``cell`` variant, for decoders that step by hand."""
+    return _CELLS[check_cell(cell)](units, **kwargs)
+
+
+def state_count(cell_or_layer) -> int:
+    """States a cell carries: 2 (h, c) for the LSTMs, 1 (h) for the GRU."""
+    cell = getattr(cell_or_layer, "cell", cell_or_layer)
+    return len(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else 1
