@@ -63,7 +63,7 @@ def _tokenizer(args) -> None:
     print(f"training a {args.model_type} SentencePiece model ({args.vocabulary_size} pieces) "
           f"on {len(texts):,} lines", file=sys.stderr)
     proto = train_sentencepiece(texts, args.vocabulary_size, args.model_type,
-                                args.character_coverage)
+                                args.character_coverage, source=args.data or args.corpus)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(proto)

@@ -20,6 +20,7 @@ from typing import Callable
 from nlp_lstm.errors import NlpLstmError
 
 METADATA_FILE = "nlp_lstm.json"
+KERAS_DIR, KERAS_FILE = "keras", "model.keras"  # inside a version: what fine-tuning reloads
 
 
 def versions(export_dir: str | Path) -> list[int]:
@@ -107,3 +108,36 @@ def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]
         raise NlpLstmError(f"this export is a {metadata.get('task')!r} model, not {task!r}",
                            path=path)
     return path, metadata
+
+
+def add_keras_model(directory: Path, keras_file: Path) -> None:
+    """Puts the Keras model file that fine-tuning reloads into an export being written."""
+    (directory / KERAS_DIR).mkdir()
+    shutil.copy(keras_file, directory / KERAS_DIR / KERAS_FILE)
+
+
+def load_trainable(model_dir: str | Path, task: str, assets: tuple[str, ...] = ()
+                   ) -> tuple[Path, dict, object, dict[str, bytes]]:
+    """What fine-tuning continues from: an export's Keras model (loaded in safe mode)
+    and asset files.
+
+    Args:
+        model_dir: a version directory, or a task folder (newest version).
+        task: the task the export must belong to.
+        assets: names of files under the export's ``assets/`` to read.
+
+    Returns:
+        ``(version_dir, metadata, model, {asset name: bytes})``.
+
+    Raises:
+        NlpLstmError: if the export is missing, another task's, incomplete or corrupt.
+    """
+    import keras
+
+    version, metadata = resolve(model_dir, task)
+    try:
+        model = keras.saving.load_model(version / KERAS_DIR / KERAS_FILE, safe_mode=True)
+        files = {name: (version / "assets" / name).read_bytes() for name in assets}
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    return version, metadata, model, files

@@ -92,14 +92,18 @@ def text_splits(data: str | None, dataset: str | None, default: str) -> tuple[di
 
 def parallel_splits(data: str | None, dataset: str | None, default: str, seed: int,
                     source_language: str = "en", target_language: str = "de",
-                    skip_bad_rows: bool = False) -> tuple[dict[str, ParallelExamples], str]:
+                    skip_bad_rows: bool = False, target_data: str | None = None
+                    ) -> tuple[dict[str, ParallelExamples], str]:
     """Train/validation/test sentence pairs, oriented source -> target.
 
-    A user file gives pairs in its column order (first column = source); the
-    bundled corpus and TFDS datasets are oriented by the language codes.
+    A user TSV gives pairs in its column order (first column = source), or
+    ``data`` and ``target_data`` are two line-aligned files; the bundled corpus and
+    TFDS datasets are oriented by the language codes.
     """
+    if target_data and not data:
+        raise NlpLstmError("--target-data needs --data (the file of source sentences)")
     if data:
-        pairs = read_pairs(data, skip_bad_rows=skip_bad_rows)
+        pairs = read_pairs(data, target_data, skip_bad_rows=skip_bad_rows)
         return ({split: ParallelExamples([pairs.sources[i] for i in idx],
                                          [pairs.targets[i] for i in idx])
                  for split, idx in _seeded_split(len(pairs.sources), seed).items()},

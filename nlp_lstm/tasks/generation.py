@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from nlp_lstm import export as export_lib
 from nlp_lstm import plots, recipe_args
 from nlp_lstm.data import language_model_windows
 from nlp_lstm.data.sources import text_splits
-from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.char_language_model import (
     build_char_language_model,
@@ -31,7 +29,6 @@ from nlp_lstm.training import RunDirectory, fit
 
 TASK = "generation"
 DEFAULT_CORPUS = "shakespeare"
-KERAS_FILE = "model.keras"
 VOCABULARY_FILE = "vocabulary.json"
 SAMPLE_PROMPTS = ["ROMEO:\n", "", "KING HENRY:\nWhat"]
 
@@ -165,8 +162,7 @@ def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) 
         export_generator(model, tokenizer, directory)
         (directory / "assets").mkdir(exist_ok=True)
         (directory / "assets" / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False))
-        (directory / "keras").mkdir()
-        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
+        export_lib.add_keras_model(directory, run.keras_model)
         export_lib.write_metadata(directory, TASK, config=saved["config"], vocabulary=vocabulary,
                                   corpus=saved["corpus"], metrics=report, run_dir=str(run.path))
 
@@ -174,11 +170,7 @@ def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) 
 
 
 def load_export(path: Path) -> tuple[Path, dict, keras.Model, CharacterTokenizer]:
-    version, metadata = export_lib.resolve(path, TASK)
-    try:
-        model = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
-    except (FileNotFoundError, ValueError, OSError) as error:
-        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    version, metadata, model, _ = export_lib.load_trainable(path, TASK)
     return version, metadata, model, CharacterTokenizer(metadata["vocabulary"], name="tokenizer")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from nlp_lstm.training import RunDirectory, fit
 TASK = "sentiment"
 DEFAULT_CORPUS = "rotten_tomatoes"
 TOKENIZER_FILE = "sentencepiece.model"
-KERAS_FILE = "model.keras"
 
 
 @dataclasses.dataclass
@@ -141,8 +139,7 @@ def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None 
         (directory / "assets").mkdir(exist_ok=True)
         (directory / "assets" / TOKENIZER_FILE).write_bytes(proto)
         (directory / "assets" / "labels.txt").write_text("\n".join(saved["labels"]) + "\n")
-        (directory / "keras").mkdir()
-        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
+        export_lib.add_keras_model(directory, run.keras_model)
         export_lib.write_metadata(directory, TASK, config=saved["config"], labels=saved["labels"],
                                   corpus=saved["corpus"], metrics=metrics_report,
                                   run_dir=str(run.path))
@@ -210,7 +207,8 @@ def command_train(args) -> None:
     else:
         print(f"training a SentencePiece model ({config.vocabulary_size} pieces) on the "
               "training split")
-        proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size)
+        proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size,
+                                    source=args.data or source)
         tokenizer_file.write_bytes(proto)
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "labels": labels, "corpus": source})
@@ -219,14 +217,9 @@ def command_train(args) -> None:
 
 
 def load_export(path: Path) -> tuple[Path, dict, keras.Model, bytes]:
-    """An export's directory, metadata, Keras classifier and tokenizer bytes."""
-    version, metadata = export_lib.resolve(path, TASK)
-    try:
-        classifier = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
-        proto = (version / "assets" / TOKENIZER_FILE).read_bytes()
-    except (FileNotFoundError, ValueError, OSError) as error:
-        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
-    return version, metadata, classifier, proto
+    """An export's directory, metadata, Keras model and tokenizer bytes."""
+    version, metadata, model, assets = export_lib.load_trainable(path, TASK, (TOKENIZER_FILE,))
+    return version, metadata, model, assets[TOKENIZER_FILE]
 
 
 def new_head(classifier: keras.Model, num_classes: int) -> keras.Model:

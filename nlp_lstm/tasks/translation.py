@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
-from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import (
@@ -33,7 +31,6 @@ from nlp_lstm.training import RunDirectory, fit
 TASK = "translation"
 DEFAULT_CORPUS = "ding_en_de"
 TOKENIZER_FILE = "sentencepiece.model"
-KERAS_FILE = "model.keras"
 BUCKETS = [8, 12, 16, 24, 32, 48]
 ATTENTION_PLOTS = 4
 EVALUATION_BATCH = 64
@@ -256,8 +253,7 @@ def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) 
                           directory)
         (directory / "assets").mkdir(exist_ok=True)
         (directory / "assets" / TOKENIZER_FILE).write_bytes(proto)
-        (directory / "keras").mkdir()
-        shutil.copy(run.keras_model, directory / "keras" / KERAS_FILE)
+        export_lib.add_keras_model(directory, run.keras_model)
         export_lib.write_metadata(
             directory, TASK, config=saved["config"], decoding=dataclasses.asdict(settings),
             languages={"source": config.source_language, "target": config.target_language},
@@ -268,13 +264,8 @@ def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) 
 
 def load_export(path: Path) -> tuple[Path, dict, Translator, bytes]:
     """An export's directory, metadata, Keras model and tokenizer bytes."""
-    version, metadata = export_lib.resolve(path, TASK)
-    try:
-        model = keras.saving.load_model(version / "keras" / KERAS_FILE, safe_mode=True)
-        proto = (version / "assets" / TOKENIZER_FILE).read_bytes()
-    except (FileNotFoundError, ValueError, OSError) as error:
-        raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
-    return version, metadata, model, proto
+    version, metadata, model, assets = export_lib.load_trainable(path, TASK, (TOKENIZER_FILE,))
+    return version, metadata, model, assets[TOKENIZER_FILE]
 
 
 def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict) -> None:
@@ -307,7 +298,7 @@ def command_train(args) -> None:
                                 args.overrides + language_overrides(args))
     splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                      config.source_language, config.target_language,
-                                     args.skip_bad_rows)
+                                     args.skip_bad_rows, args.target_data)
     run = RunDirectory(args.run_dir)
     tokenizer_file = run.path / TOKENIZER_FILE
     if tokenizer_file.exists():  # resuming: the backed-up weights belong to this tokenizer
@@ -318,7 +309,7 @@ def command_train(args) -> None:
               "sides of the training split")
         train = training_pairs(splits["train"], config.alternatives)
         proto = train_sentencepiece(train.sources + train.targets, config.vocabulary_size,
-                                    character_coverage=1.0)
+                                    character_coverage=1.0, source=args.data or source)
         tokenizer_file.write_bytes(proto)
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "corpus": source})
@@ -340,7 +331,7 @@ def command_finetune(args) -> None:
                                 finetune_defaults + args.overrides, base=metadata["config"])
     splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                      config.source_language, config.target_language,
-                                     args.skip_bad_rows)
+                                     args.skip_bad_rows, args.target_data)
     tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
     validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
     compile_model(model, config, 1)
@@ -368,7 +359,7 @@ def command_evaluate(args) -> None:
     config = config_lib.from_dict(TranslationConfig, loaded.metadata["config"])
     splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                      config.source_language, config.target_language,
-                                     args.skip_bad_rows)
+                                     args.skip_bad_rows, args.target_data)
     scored = score_split(loaded.module.signatures["translate"],
                          reference_pairs(splits[args.split]),
                          {"greedy": 1, "beam": config.beam_size})
@@ -379,9 +370,11 @@ def command_evaluate(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser, commands = recipe_args.build_parser(
         TASK, "Translation with a BiLSTM encoder and an attention LSTM decoder.")
-    for name in ("train",):
-        commands[name].add_argument("--source", help="source language code (default en)")
-        commands[name].add_argument("--target", help="target language code (default de)")
+    commands["train"].add_argument("--source", help="source language code (default en)")
+    commands["train"].add_argument("--target", help="target language code (default de)")
+    for name in ("train", "finetune", "evaluate"):
+        commands[name].add_argument("--target-data", help="with --data: a second file, "
+                                    "line-aligned with it, holding the target sentences")
     return recipe_args.run(parser, argv, {
         "train": command_train, "finetune": command_finetune,
         "export": command_export, "evaluate": command_evaluate})

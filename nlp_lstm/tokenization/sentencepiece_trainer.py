@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Iterable
 
 import sentencepiece as spm
@@ -17,6 +18,7 @@ def train_sentencepiece(
     model_type: str = "unigram",
     character_coverage: float = 0.9995,
     max_sentence_length: int = 16384,
+    source: str | None = None,
 ) -> bytes:
     """Trains a SentencePiece model with the library's fixed special ids.
 
@@ -27,6 +29,7 @@ def train_sentencepiece(
         character_coverage: share of characters the model must cover
             (1.0 for small alphabets, 0.9995 for Latin scripts).
         max_sentence_length: longer sentences (in bytes) are skipped by the trainer.
+        source: the file the texts came from, named in errors.
 
     Returns:
         The serialized model proto, ready for ``SentencePieceTokenizer``.
@@ -42,7 +45,7 @@ def train_sentencepiece(
         raise NlpLstmError(f"model_type must be 'unigram' or 'bpe', not {model_type!r}")
     sentences = [t for t in texts if t and t.strip()]
     if not sentences:
-        raise NlpLstmError("cannot train a SentencePiece model on an empty corpus")
+        raise NlpLstmError("cannot train a SentencePiece model on an empty corpus", path=source)
     buffer = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
@@ -57,8 +60,11 @@ def train_sentencepiece(
     except RuntimeError as error:
         detail = str(error).strip().splitlines()[-1]
         if "Vocabulary size" in detail or "vocab_size" in detail:
+            largest = re.search(r"<= (\d+)", detail)
+            allowed = f"at most {largest.group(1)}" if largest else detail
             raise NlpLstmError(
                 f"vocabulary size {vocabulary_size} is larger than this corpus of "
-                f"{len(sentences)} sentences allows ({detail}); lower --vocabulary-size") from None
-        raise NlpLstmError(f"SentencePiece training failed: {detail}") from None
+                f"{len(sentences)} sentences allows ({allowed}); lower --vocabulary-size",
+                path=source) from None
+        raise NlpLstmError(f"SentencePiece training failed: {detail}", path=source) from None
     return buffer.getvalue()

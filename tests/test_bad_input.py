@@ -1,0 +1,92 @@
+"""Every kind of bad input a user can give gets one clear message and exit code 2.
+
+One test per row of the README's troubleshooting table; none of them trains a model.
+"""
+
+import pytest
+import tensorflow as tf
+
+from nlp_lstm import cli, export
+from nlp_lstm.tasks import generation, sentiment, translation
+
+RECIPES = {"sentiment": sentiment.main, "generation": generation.main,
+           "translation": translation.main, "nlp-lstm": cli.main}
+
+
+def reviews(count):
+    rows = [f"review number {i} is {'good' if i % 2 else 'bad'}\t{'pos' if i % 2 else 'neg'}"
+            for i in range(count)]
+    return "text\tlabel\n" + "\n".join(rows) + "\n"
+
+
+FILES = {
+    "empty.tsv": b"",
+    "blank.tsv": b"\n   \n\n",
+    "latin1.tsv": "text\tlabel\ncaf\u00e9 au lait\tpos\n".encode("latin-1"),
+    "missing_column.tsv": b"text\tlabel\ngood film\tpos\nbad film\n",
+    "extra_column.tsv": b"text\tlabel\ngood film\tpos\textra\n",
+    "missing_label.tsv": b"text\tlabel\ngood film\t\n",
+    "unaligned.tsv": "en\tde\nHello.\tHallo.\nOnly English.\n".encode(),
+    "english.txt": b"Hello.\nGoodbye.\n",
+    "german.txt": "Hallo.\n".encode(),
+    "five.tsv": reviews(5).encode(),
+    "thirty.tsv": reviews(30).encode(),
+    "short.txt": b"".join(b"line %d\n" % i for i in range(12)),
+}
+
+CASES = [
+    # (recipe, arguments, what the message must say); {d} is the folder of the files
+    ("sentiment", "train --data {d}/empty.tsv", "{d}/empty.tsv: the file is empty"),
+    ("sentiment", "train --data {d}/blank.tsv", "{d}/blank.tsv: the file is empty or holds only blank lines"),
+    ("sentiment", "train --data {d}/latin1.tsv", "{d}/latin1.tsv:2: not valid UTF-8 (byte 0xe9)"),
+    ("sentiment", "train --data {d}/missing_column.tsv", "{d}/missing_column.tsv:3: expected 2 columns, found 1"),
+    ("sentiment", "train --data {d}/extra_column.tsv", "{d}/extra_column.tsv:2: expected 2 columns, found 3"),
+    ("sentiment", "train --data {d}/missing_label.tsv", "{d}/missing_label.tsv:2: missing label"),
+    ("translation", "train --data {d}/unaligned.tsv", "{d}/unaligned.tsv:3: expected 2 tab-separated columns, found 1"),
+    ("translation", "train --data {d}/english.txt --target-data {d}/german.txt",
+     "{d}/english.txt: 2 lines here but 1 in {d}/german.txt"),
+    ("sentiment", "train --data {d}/five.tsv", "only 5 usable examples; at least 10 are needed"),
+    ("generation", "train --data {d}/short.txt", "fewer than one batch of windows"),
+    ("sentiment", "train --data {d}/thirty.tsv",
+     "{d}/thirty.tsv: vocabulary size 4000 is larger than this corpus of 24 sentences allows (at most"),
+    ("sentiment", "finetune --from {d}/exports --data {d}/thirty.tsv",
+     "{d}/exports/1: this export is a 'translation' model, not 'sentiment'"),
+    ("translation", "evaluate --model {d}/nowhere", "{d}/nowhere: no such export directory"),
+    ("translation", "evaluate --model {d}/corrupt_metadata", "{d}/corrupt_metadata/1: corrupt nlp_lstm.json"),
+    ("translation", "finetune --from {d}/exports --data {d}/thirty.tsv",
+     "{d}/exports/1: export is incomplete or corrupt"),
+    ("nlp-lstm", "translate --model {d}/corrupt_graph Hello.",
+     "{d}/corrupt_graph/1: cannot load the SavedModel"),
+    ("generation", "train --lstm-unitz 3", "unknown config field 'lstm_unitz'; known fields: cell,"),
+    ("translation", "train --cell rnn", "unknown cell 'rnn'; choose one of lstm, gru, peephole"),
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    for name, content in FILES.items():
+        (root / name).write_bytes(content)
+
+    def tiny_export(directory):  # a real SavedModel with translation metadata, no Keras file
+        tf.saved_model.save(tf.Module(), str(directory))
+        export.write_metadata(directory, "translation", config={})
+
+    for name in ("exports", "corrupt_metadata", "corrupt_graph"):
+        export.write_version(root / name, tiny_export)
+    (root / "corrupt_metadata" / "1" / "nlp_lstm.json").write_text("{oops")
+    graph = root / "corrupt_graph" / "1" / "saved_model.pb"
+    graph.write_bytes(graph.read_bytes()[:40])
+    return root
+
+
+@pytest.mark.parametrize("recipe, arguments, message", CASES,
+                         ids=[f"{r}-{a.split()[0]}-{i}" for i, (r, a, _) in enumerate(CASES)])
+def test_bad_input_gets_one_clear_message(folder, recipe, arguments, message, capsys):
+    argv = arguments.format(d=folder).split()
+    if argv[0] == "train":
+        argv += ["--run-dir", str(folder / "runs" / recipe)]
+    assert RECIPES[recipe](argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message.format(d=folder) in err[-1]
+    assert "Traceback" not in "\n".join(err)
