@@ -53,7 +53,7 @@ class TranslationConfig:
     embedding_dropout: float = 0.1
     label_smoothing: float = 0.1
     batch_size: int = 32
-    epochs: int = 6
+    epochs: int = 5
     learning_rate: float = 3e-3
     clipnorm: float = 1.0
     patience: int = 3
