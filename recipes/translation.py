@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Translation recipe: SentencePiece -> embedding -> stacked BiLSTM -> softmax.
+"""Translation recipe: joint SentencePiece -> BiLSTM encoder -> attention LSTM decoder -> beam search.
 
     python recipes/translation.py train --preset quick
     python recipes/translation.py train --preset full --run-dir runs/translation-full
