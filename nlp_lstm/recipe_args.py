@@ -1,7 +1,8 @@
 """The argument shape every recipe shares.
 
     recipes/<task>.py train    [--preset quick|full] [--data PATH | --dataset NAME]
-                               [--run-dir DIR] [--export-dir DIR] [--<config-field> VALUE ...]
+                               [--run-dir DIR] [--export-dir DIR] [--strategy NAME]
+                               [--checkpoint-every STEPS] [--<config-field> VALUE ...]
     recipes/<task>.py evaluate --model EXPORT [--data PATH | --dataset NAME] [--split test]
     recipes/<task>.py export   --run-dir DIR [--export-dir DIR]
     recipes/<task>.py finetune --from EXPORT --data PATH [--run-dir DIR] [--export-dir DIR] [...]
@@ -12,12 +13,15 @@ Any config field can be overridden as ``--field-name value`` (or ``--set field=v
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from nlp_lstm.distribute import STRATEGIES, make_strategy, writable_paths
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.training import CHECKPOINT_EVERY, RunDirectory, TrainingSession
 
 
 def build_parser(task: str, description: str
@@ -46,6 +50,12 @@ def build_parser(task: str, description: str
             sub.add_argument("--preset", choices=("quick", "full"), default="quick")
             sub.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                              help="override a config field (repeatable)")
+            sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                             help="tf.distribute strategy (auto: mirrored on several GPUs; "
+                                  "multi-worker reads TF_CONFIG)")
+            sub.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
+                             metavar="STEPS", help="steps between resumable checkpoints "
+                                                   f"(default {CHECKPOINT_EVERY})")
         if name in ("train", "finetune", "export"):
             sub.add_argument("--run-dir", type=Path, help="run directory (default runs/<task>-<time>)")
             sub.add_argument("--export-dir", type=Path, default=Path("saved_models") / task,
@@ -82,6 +92,22 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.run_dir = Path("runs") / f"{parser.prog.split('/')[-1].removesuffix('.py')}-{stamp}"
     return args
+
+
+@contextlib.contextmanager
+def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
+    """The strategy (created first, as multi-worker training requires), this process's
+    run directory and export folder; the body runs in the strategy's scope.
+
+    A run directory that holds a checkpoint is resumed (see ``training.fit``).
+    """
+    if args.checkpoint_every < 1:
+        raise NlpLstmError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    strategy = make_strategy(args.strategy)
+    with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
+        run_dir, export_dir = paths
+        yield TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
+                              export_dir, args.checkpoint_every)
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None,

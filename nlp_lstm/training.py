@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import json
-import math
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import keras
+import numpy as np
+import tensorflow as tf
 
+from nlp_lstm.callbacks import (ResumableEarlyStopping, StopOnDivergence, TrainingCheckpoint,
+                                best_logged, global_step, read_position)
+from nlp_lstm.distribute import build_before_fit, training_input
 from nlp_lstm.errors import NlpLstmError
+
+CHECKPOINT_EVERY = 100  # steps between mid-epoch checkpoints
+
+
+@dataclasses.dataclass
+class TrainingSession:
+    """Where and how this process trains.
+
+    Attributes:
+        strategy: the ``tf.distribute`` strategy (models are built in its scope).
+        run: this process's run directory (a temporary one on non-chief workers).
+        export_dir: the task folder this process exports to (likewise).
+        checkpoint_every: steps between mid-epoch checkpoints.
+    """
+
+    strategy: tf.distribute.Strategy
+    run: "RunDirectory"
+    export_dir: Path
+    checkpoint_every: int = CHECKPOINT_EVERY
 
 
 def write_json_atomic(path: Path, payload) -> None:
@@ -35,13 +62,15 @@ class RunDirectory:
         model.keras      the trained Keras model (best validation epoch)
         history.csv      per-epoch training log (appended across resumes)
         checkpoints/     best.weights.h5 (best validation epoch)
-        backup/          BackupAndRestore state for resuming an interrupted fit
+        backup/          the latest model + optimizer + position, for resuming
         logs/            TensorBoard
         plots/           PNG figures
     """
 
-    def __init__(self, path: str | Path, create: bool = True):
+    def __init__(self, path: str | Path, create: bool = True,
+                 restore_from: str | Path | None = None):
         self.path = Path(path)
+        self.restore_from = Path(restore_from or path)  # another worker's copy, if shared
         for sub in ("checkpoints", "backup", "logs", "plots") if create else ():
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
@@ -60,6 +89,35 @@ class RunDirectory:
     def write_json(self, name: str, payload) -> Path:
         write_json_atomic(self.path / name, payload)
         return self.path / name
+
+    def reuse_or_write(self, name: str, make: Callable[[], bytes], what: str) -> bytes:
+        """The file ``name`` from an earlier attempt at this run (a resumed checkpoint
+        belongs to it), else ``make()``'s bytes; written to this run either way.
+
+        Args:
+            name: file name in the run directory, e.g. ``sentencepiece.model``.
+            make: builds the content when there is none yet.
+            what: what ``make`` builds, for the progress line.
+        """
+        earlier = self.restore_from / name
+        if earlier.exists():
+            print(f"reusing {earlier}")
+            content = earlier.read_bytes()
+        else:
+            print(f"training {what}")
+            content = make()
+        (self.path / name).write_bytes(content)
+        return content
+
+    def adopt(self, *names: str | Path) -> None:
+        """Copies these files from ``restore_from`` when this process writes elsewhere
+        (a non-chief worker resuming), so every worker resumes from the same state."""
+        if self.restore_from.resolve() == self.path.resolve():
+            return
+        for name in names:
+            if (self.restore_from / name).exists():
+                (self.path / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.restore_from / name, self.path / name)
 
     def read_bytes(self, name: str) -> bytes:
         """A file of a finished run; ``NlpLstmError`` if it is missing."""
@@ -85,76 +143,132 @@ class RunDirectory:
         return saved, model, metrics
 
 
-def best_logged(history_file: Path, monitor: str, mode: str) -> float:
-    """The best finite ``monitor`` value in a run's ``history.csv`` (``inf``/``-inf`` if none)."""
-    values = []
-    if history_file.exists():
-        with history_file.open(newline="") as f:
-            values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
-    values = [v for v in values if math.isfinite(v)]
-    if mode == "min":
-        return min(values, default=math.inf)
-    return max(values, default=-math.inf)
+def logged_history(history_file: Path) -> dict[str, list[float]]:
+    """A run's ``history.csv`` as ``{"loss": [...], "val_loss": [...], ...}``, one value
+    per epoch (an epoch logged twice around a crash counts once, the later)."""
+    if not history_file.exists():
+        return {}
+    with history_file.open(newline="") as f:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(f) if row.get("epoch")}
+    history: dict[str, list[float]] = {}
+    for epoch in sorted(rows):
+        for name, value in rows[epoch].items():
+            if name != "epoch":
+                history.setdefault(name, []).append(float(value or "nan"))
+    return history
 
 
-class StopOnDivergence(keras.callbacks.Callback):
-    """Stops training at the first NaN or infinite loss and remembers where it happened."""
-
-    def __init__(self):
-        super().__init__()
-        self.epoch, self.where = 0, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.where = {"epoch": self.epoch + 1, "step": batch + 1, "loss": float(loss)}
-            self.model.stop_training = True
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of the model's weights: equal digests mean equal weights (e.g. on every
+    worker of a distributed run)."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()
 
 
-def fit(model: keras.Model, train, validation, run: RunDirectory, epochs: int,
+def training_record(model: keras.Model, history: dict, steps_per_epoch: int) -> dict:
+    """What a run's metrics say about its training (pops ``fit``'s ``seconds``,
+    ``steps`` and ``total_steps`` from ``history``; a resumed run counts the steps and
+    time of this attempt in ``steps_per_second``, all steps in ``training_steps``)."""
+    seconds, steps = history.pop("seconds"), history.pop("steps")
+    return {"training_seconds": seconds, "training_steps": history.pop("total_steps"),
+            "steps_per_epoch": steps_per_epoch, "steps_per_second": steps / max(seconds, 1e-9),
+            "weights_sha256": weights_digest(model)}
+
+
+def count_batches(dataset: tf.data.Dataset) -> int:
+    """Batches in one pass of ``dataset`` (iterates it once)."""
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], validation,
+        run: RunDirectory, *, batch_size: int, epochs: int, steps_per_epoch: int,
         monitor: str = "val_loss", mode: str = "min", patience: int = 2,
-        steps_per_epoch: int | None = None) -> dict:
-    """Trains with early stopping; ends holding the best validation epoch's weights.
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Trains with early stopping and resumable checkpoints; ends holding the best
+    validation epoch's weights.
 
-    Callbacks: BackupAndRestore (an interrupted run resumes from its last epoch),
-    ModelCheckpoint of the best weights, EarlyStopping restoring them,
-    StopOnDivergence, CSVLogger and TensorBoard. A run directory without a backup
-    starts over (its old history and best weights are removed).
+    Training reads an endless stream of ``make_batches`` passes (seeded shuffles, so
+    every pass's order is reproducible); an epoch is ``steps_per_epoch`` steps of
+    ``batch_size`` examples. Every ``checkpoint_every`` steps and at every epoch end
+    the model, the optimizer and the position are saved under ``backup/``. If the run
+    directory has such a checkpoint, training resumes from it: weights, optimizer
+    state (including the step count that drives learning-rate schedules) and the data
+    position are restored, the interrupted epoch runs only its remaining steps, and
+    the run ends with the same epochs and steps as an uninterrupted one. Without a
+    checkpoint the run starts over (old history and best weights are removed).
 
-    With ``steps_per_epoch``, ``train`` must repeat; an "epoch" is then that many steps.
+    Callbacks: ModelCheckpoint of the best weights, early stopping that counts epochs
+    before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint.
+
+    Args:
+        model: compiled (under ``strategy``'s scope when one is given).
+        make_batches: one pass over the training data in batches of the given size.
+        validation: the validation dataset.
+        run: the run directory (``run.restore_from`` is where a resume reads from).
+        batch_size: global batch size.
+        epochs, steps_per_epoch: the length of the run.
+        monitor, mode, patience: early stopping and best-weights selection.
+        checkpoint_every: steps between mid-epoch checkpoints.
+        strategy: a ``tf.distribute`` strategy (default: the current one); with several
+            replicas, call ``fit`` inside its scope.
 
     Returns:
-        The per-epoch history (``{"loss": [...], "val_loss": [...], ...}``).
+        The per-epoch history of the whole run (``{"loss": [...], ...}``), with the
+        ``seconds`` and ``steps`` this call trained and the run's ``total_steps``.
 
     Raises:
         NlpLstmError: if the loss became NaN or infinite (naming the epoch and step);
             the best weights of the epochs before stay in the run directory.
     """
+    strategy = strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1:
+        build_before_fit(model, strategy, next(iter(make_batches(batch_size))))
     history_file = run.path / "history.csv"
-    if not (run.path / "backup" / "training_metadata.json").exists():  # not resuming: start over
+    position = read_position(run.restore_from / "backup")
+    earlier = run.restore_from / "history.csv" if position else None  # the epochs before a resume
+    if position is None:  # starting over
         history_file.unlink(missing_ok=True)
         run.best_weights.unlink(missing_ok=True)
-    divergence = StopOnDivergence()
+        epoch, step = 0, 0
+    else:
+        run.adopt(history_file.name, run.best_weights.relative_to(run.path))
+        with strategy.scope():
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(position.weights)
+        epoch, step = position.epoch, position.step
+        print(f"resuming from {position.describe} ({position.weights})")
+    divergence = StopOnDivergence(steps_per_epoch)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run.path / "backup")),
         # Only an improvement on the epochs already done (before a resume) replaces the
         # best weights; a NaN never does.
-        keras.callbacks.ModelCheckpoint(str(run.best_weights), monitor=monitor, mode=mode,
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_logged(history_file,
-                                                                            monitor, mode)),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
-                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(
+            str(run.best_weights), monitor=monitor, mode=mode, save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_logged(earlier, monitor, mode) if earlier else None),
+        ResumableEarlyStopping(earlier, monitor, mode, patience),
         divergence,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         keras.callbacks.TensorBoard(str(run.path / "logs"), write_graph=False),
+        TrainingCheckpoint(run.path / "backup", steps_per_epoch, checkpoint_every),
     ]
-    start = time.time()
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
-                        steps_per_epoch=steps_per_epoch, verbose=1 if sys.stdout.isatty() else 2)
+    # The interrupted epoch first (only its remaining steps), then the whole ones.
+    phases = [(epoch, epoch + 1, steps_per_epoch - step)] if step else []
+    phases.append((epoch + 1 if step else epoch, epochs, steps_per_epoch))
+    start, start_step = time.time(), epoch * steps_per_epoch + step
+    for first, end, steps in phases:
+        if first >= end:
+            continue
+        done = first * steps_per_epoch + steps_per_epoch - steps
+        train = training_input(strategy, make_batches, batch_size, done)
+        model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
+                  steps_per_epoch=steps, callbacks=callbacks,
+                  verbose=1 if sys.stdout.isatty() else 2)
+        if model.stop_training:
+            break
+    seconds = time.time() - start
     if divergence.where:
         where = divergence.where
         kept = (f"the best weights so far are kept in {run.best_weights}"
@@ -163,8 +277,9 @@ def fit(model: keras.Model, train, validation, run: RunDirectory, epochs: int,
             f"training diverged: the loss became {where['loss']} at epoch {where['epoch']}, "
             f"step {where['step']}; stopped without exporting ({kept}). Lower --learning-rate "
             "(or --clipnorm) and train again", path=run.path)
-    if run.best_weights.exists():  # early stopping restores only if it triggered
+    shutil.rmtree(run.path / "backup", ignore_errors=True)  # finished: the next run starts over
+    total_steps = global_step(model)
+    if run.best_weights.exists():
         model.load_weights(run.best_weights)
-    history = dict(history.history)
-    history["seconds"] = time.time() - start
-    return history
+    return {**logged_history(history_file), "seconds": seconds,
+            "steps": total_steps - start_step, "total_steps": total_steps}

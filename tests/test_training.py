@@ -1,28 +1,44 @@
-"""The shared fit loop: divergence stops with a clear message and keeps the good weights."""
+"""The shared fit loop: divergence, resuming mid-epoch with optimizer and data position."""
+
+import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from nlp_lstm.callbacks import best_logged, read_position
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.training import RunDirectory, best_logged, fit
+from nlp_lstm.training import RunDirectory, count_batches, fit, logged_history
 
 
-def regression(poison_from_batch: int | None, batches: int = 6):
-    """``batches`` batches of 8 examples; from batch ``poison_from_batch`` on, inputs are NaN."""
+def regression(poison_from_batch: int | None = None, batches: int = 6, shuffle: bool = False):
+    """A maker of ``batches`` batches (of the given size, default 8) of ``x -> sum(x)``;
+    from batch ``poison_from_batch`` on (of size 8), inputs are NaN."""
     x = np.random.default_rng(0).normal(size=(8 * batches, 3)).astype("float32")
     if poison_from_batch is not None:
         x[8 * (poison_from_batch - 1):] = np.nan
     y = x.sum(axis=1, keepdims=True)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+    def make_batches(batch_size: int = 8) -> tf.data.Dataset:
+        dataset = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            dataset = dataset.shuffle(len(x), seed=3, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size)
+
+    return make_batches
 
 
 def small_model():
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     return model
+
+
+def train(model, make_batches, run, epochs=3, steps_per_epoch=6, **kwargs):
+    return fit(model, make_batches, make_batches(), run, batch_size=8, epochs=epochs,
+               steps_per_epoch=steps_per_epoch, patience=10, **kwargs)
 
 
 def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
@@ -36,12 +52,12 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
                 weights_after_epoch_1.extend(w.copy() for w in self.model.get_weights())
 
     model = small_model()
-    train = regression(poison_from_batch=10, batches=18)
     original_fit = model.fit
     model.fit = lambda *a, callbacks=(), **k: original_fit(*a, callbacks=[*callbacks, Remember()],
                                                              **k)
     with pytest.raises(NlpLstmError) as raised:
-        fit(model, train, regression(None), run, epochs=3, steps_per_epoch=6)
+        fit(model, regression(poison_from_batch=10, batches=18), regression()(), run, batch_size=8,
+            epochs=3, steps_per_epoch=6)
     message = str(raised.value)
     assert "loss became nan at epoch 2, step 4" in message
     assert f"best weights so far are kept in {run.best_weights}" in message
@@ -49,12 +65,95 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
     kept.load_weights(run.best_weights)
     for actual, expected in zip(kept.get_weights(), weights_after_epoch_1):
         np.testing.assert_allclose(actual, expected)
+    position = read_position(run.path / "backup")
+    assert (position.epoch, position.step) == (1, 0)  # the NaN steps were never checkpointed
 
 
-def test_a_clean_run_returns_its_history(tmp_path):
-    data = regression(None)
-    history = fit(small_model(), data, data, RunDirectory(tmp_path / "run"), epochs=2)
+def test_a_clean_run_returns_its_history_and_clears_its_backup(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    history = train(small_model(), regression(), run, epochs=2)
     assert len(history["loss"]) == 2 and history["seconds"] > 0
+    assert not (run.path / "backup").exists()
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises after ``after`` training steps, as a kill would stop the process."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.after = after
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) == self.after:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(tmp_path):
+    """Killed 3 steps into epoch 2 (last checkpoint after step 8), the rerun trains only
+    the 4 remaining steps of epoch 2, on the batches an uninterrupted run would have
+    seen, from the checkpointed weights and Adam moments; the run ends after 3 epochs
+    and 18 steps."""
+    make_batches = regression(shuffle=True)
+    run = RunDirectory(tmp_path / "run")
+    model = small_model()
+    original_fit = model.fit
+    model.fit = lambda *a, callbacks=(), **k: original_fit(
+        *a, callbacks=[*callbacks, Interrupt(after=9)], **k)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, make_batches, run, checkpoint_every=4)
+    position = read_position(run.path / "backup")
+    assert (position.epoch, position.step) == (1, 2)  # steps 7-8 done, saved at step 8
+    checkpointed = small_model()
+    checkpointed.optimizer.build(checkpointed.trainable_variables)
+    checkpointed.load_weights(position.weights)
+    assert int(checkpointed.optimizer.iterations) == 8
+    assert any(np.any(v.numpy()) for v in checkpointed.optimizer.variables
+               if "momentum" in v.path)
+
+    # The batches an uninterrupted run takes at steps 9-18: the 2nd pass from its 3rd batch on.
+    stream = [x.numpy() for x, _ in make_batches().repeat().take(18)]
+    consumed = []
+
+    class Inputs(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            consumed.append(int(self.model.optimizer.iterations))
+
+    resumed = small_model()
+    original = resumed.fit
+
+    def fit_recording(train_data, *a, callbacks=(), **k):
+        batches = [x.numpy() for x, _ in train_data.take(k["steps_per_epoch"])]
+        np.testing.assert_array_equal(batches[0], stream[k["initial_epoch"] * 6 + 6
+                                                         - k["steps_per_epoch"]])
+        return original(train_data, *a, callbacks=[*callbacks, Inputs()], **k)
+
+    resumed.fit = fit_recording
+    history = train(resumed, make_batches, run, checkpoint_every=4)
+    assert consumed == list(range(8, 18))  # 10 more steps: 4 in epoch 2, 6 in epoch 3
+    assert int(resumed.optimizer.iterations) == 18
+    assert len(history["loss"]) == 3  # epoch 1 from the first attempt, 2 and 3 from this one
+
+
+def test_early_stopping_counts_the_epochs_before_a_resume(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    (run.path / "history.csv").write_text(
+        "epoch,loss,val_loss\n0,1.0,0.5\n1,0.9,0.6\n2,0.8,0.7\n")
+    model = small_model()
+    model.optimizer.build(model.trainable_variables)
+    model.save_weights(run.path / "backup" / "step-18.weights.h5")
+    (run.path / "backup" / "position.json").write_text(
+        json.dumps({"epoch": 3, "step": 0, "weights": "step-18.weights.h5"}))
+    # patience 3: epochs 2 and 3 did not improve on epoch 1, so one more bad epoch stops.
+    history = fit(model, regression(), regression()(), run, batch_size=8, epochs=20,
+                  steps_per_epoch=6, patience=3)
+    assert len(history["loss"]) == 4
+
+
+def test_count_batches_and_logged_history(tmp_path):
+    assert count_batches(regression(batches=5)()) == 5
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss,val_loss\n0,3,2.5\n1,2,1.5\n1,2.1,1.4\n")
+    assert logged_history(history) == {"loss": [3.0, 2.1], "val_loss": [2.5, 1.4]}
 
 
 def test_best_logged_reads_the_history_of_a_resumed_run(tmp_path):

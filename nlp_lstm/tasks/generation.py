@@ -25,7 +25,7 @@ from nlp_lstm.models.char_language_model import (
     step_model,
 )
 from nlp_lstm.tokenization import BOS_ID, UNK_ID, CharacterTokenizer, build_character_vocabulary
-from nlp_lstm.training import RunDirectory, fit
+from nlp_lstm.training import RunDirectory, TrainingSession, fit, training_record
 
 TASK = "generation"
 DEFAULT_CORPUS = "shakespeare"
@@ -108,16 +108,21 @@ def unknown_share(tokenizer: CharacterTokenizer, text: str) -> float:
 
 
 def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, config,
-                     run: RunDirectory, export_dir: Path, source: str,
-                     model: keras.Model | None = None, extra_report: dict | None = None) -> dict:
+                     session: TrainingSession, source: str, model: keras.Model | None = None,
+                     extra_report: dict | None = None) -> dict:
     """The common tail of train and finetune: fit, evaluate, plot, save, export.
 
     ``extra_report`` entries join the metrics (run directory and export metadata).
     """
     keras.utils.set_random_seed(config.seed)
-    train = language_model_windows(encode(tokenizer, splits["train"]), config.sequence_length,
-                                   config.batch_size, BOS_ID, seed=config.seed,
-                                   source="training text").repeat()
+    run = session.run
+    train_ids = encode(tokenizer, splits["train"])
+
+    def make_batches(batch_size: int) -> tf.data.Dataset:
+        return language_model_windows(train_ids, config.sequence_length, batch_size, BOS_ID,
+                                      seed=config.seed, source="training text")
+
+    make_batches(config.batch_size)  # fails early on a text shorter than one batch
     validation = language_model_windows(
         encode(tokenizer, splits["validation"]), config.sequence_length,
         max(1, min(config.batch_size, len(splits["validation"]) // config.sequence_length)),
@@ -129,15 +134,15 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     compile_model(model, config, config.epochs * config.steps_per_epoch)
     print(f"training on {len(splits['train']):,} characters, vocabulary "
           f"{tokenizer.vocabulary_size()}; {model.count_params():,} parameters")
-    history = fit(model, train, validation, run, config.epochs, patience=config.patience,
-                  steps_per_epoch=config.steps_per_epoch)
-    seconds = history.pop("seconds")
+    history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
+                  epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                  patience=config.patience, strategy=session.strategy, checkpoint_every=session.checkpoint_every)
     report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split]),
                       "characters": len(splits[split])}
               for split in ("validation", "test")}
-    report["training_seconds"] = seconds
-    report["tokens_per_second"] = config.epochs * config.steps_per_epoch * config.batch_size \
-        * config.sequence_length / seconds
+    report.update(training_record(model, history, config.steps_per_epoch))
+    report["tokens_per_second"] = (report["steps_per_second"] * config.batch_size
+                                   * config.sequence_length)
     report.update(extra_report or {})
     run.write_json("metrics.json", report)
     curves = {"bits_per_char": [bits(v) for v in history["loss"]],
@@ -148,7 +153,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     (run.path / VOCABULARY_FILE).write_text(json.dumps(tokenizer.vocabulary, ensure_ascii=False))
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "corpus": source})
-    return {"report": report, "export": export_run(run, export_dir, report)}
+    return {"report": report, "export": export_run(run, session.export_dir, report)}
 
 
 def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) -> Path:
@@ -183,6 +188,7 @@ def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict
     print(f"  speed      {report['tokens_per_second']:,.0f} training characters/s")
     print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
     print(f"  export     {result['export']}")
+    print(f"  weights    sha256 {report['weights_sha256']}")
     print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
     for prompt, text in samples.items():
         print(f"\n-- sample (prompt {prompt!r}, temperature 0.8, seed 1)\n{text}")
@@ -200,34 +206,38 @@ def samples_from_export(version: Path) -> dict:
 
 def command_train(args) -> None:
     start = time.time()
-    config = config_lib.resolve(GenerationConfig, PRESETS, args.preset, args.overrides)
-    splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
-    tokenizer = CharacterTokenizer(
-        build_character_vocabulary(splits["train"], max_size=config.max_vocabulary), name="tokenizer")
-    run = RunDirectory(args.run_dir)
-    result = train_and_export(splits, tokenizer, config, run, args.export_dir, source)
-    print_summary(result, run, time.time() - start, samples_from_export(result["export"]))
+    with recipe_args.training_session(args) as session:
+        config = config_lib.resolve(GenerationConfig, PRESETS, args.preset, args.overrides)
+        splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
+        vocabulary = session.run.reuse_or_write(VOCABULARY_FILE, lambda: json.dumps(
+            build_character_vocabulary(splits["train"], max_size=config.max_vocabulary),
+            ensure_ascii=False).encode(), "a character vocabulary on the training split")
+        tokenizer = CharacterTokenizer(json.loads(vocabulary), name="tokenizer")
+        result = train_and_export(splits, tokenizer, config, session, source)
+        print_summary(result, session.run, time.time() - start,
+                      samples_from_export(result["export"]))
 
 
 def command_finetune(args) -> None:
     start = time.time()
-    version, metadata, model, tokenizer = load_export(args.source_export)
-    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-    config = config_lib.resolve(GenerationConfig, PRESETS, args.preset,
-                                finetune_defaults + args.overrides, base=metadata["config"])
-    splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
-    share = unknown_share(tokenizer, splits["train"])
-    print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "
-          "the export's vocabulary (kept as is)")
-    before = bits_per_char(model, tokenizer, splits["validation"])
-    run = RunDirectory(args.run_dir)
-    result = train_and_export(splits, tokenizer, config, run, args.export_dir,
-                              f"{source}; fine-tuned from {version}", model,
-                              {"validation_bits_per_char_before": before,
-                               "unknown_character_share": share})
-    print(f"validation bits/char: {before:.3f} before, "
-          f"{result['report']['validation']['bits_per_char']:.3f} after fine-tuning")
-    print_summary(result, run, time.time() - start, samples_from_export(result["export"]))
+    with recipe_args.training_session(args) as session:
+        version, metadata, model, tokenizer = load_export(args.source_export)
+        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+        config = config_lib.resolve(GenerationConfig, PRESETS, args.preset,
+                                    finetune_defaults + args.overrides, base=metadata["config"])
+        splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
+        share = unknown_share(tokenizer, splits["train"])
+        print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "
+              "the export's vocabulary (kept as is)")
+        before = bits_per_char(model, tokenizer, splits["validation"])
+        result = train_and_export(splits, tokenizer, config, session,
+                                  f"{source}; fine-tuned from {version}", model,
+                                  {"validation_bits_per_char_before": before,
+                                   "unknown_character_share": share})
+        print(f"validation bits/char: {before:.3f} before, "
+              f"{result['report']['validation']['bits_per_char']:.3f} after fine-tuning")
+        print_summary(result, session.run, time.time() - start,
+                      samples_from_export(result["export"]))
 
 
 def command_export(args) -> None:

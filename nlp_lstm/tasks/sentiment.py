@@ -20,7 +20,8 @@ from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
 from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import RunDirectory, fit
+from nlp_lstm.training import (RunDirectory, TrainingSession, count_batches, fit,
+                               training_record)
 
 TASK = "sentiment"
 DEFAULT_CORPUS = "rotten_tomatoes"
@@ -71,11 +72,13 @@ def label_ids(labels: list[str], vocabulary: list[str], source: str) -> np.ndarr
 
 
 def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: SentencePieceTokenizer,
-                 config: SentimentConfig, training: bool, source: str) -> tf.data.Dataset:
-    """Tokenized, length-bucketed batches of ``(ids, label_id)``.
+                 config: SentimentConfig, training: bool, source: str,
+                 batch_size: int | None = None) -> tf.data.Dataset:
+    """Tokenized, length-bucketed batches of ``(ids, label_id)`` (``batch_size``
+    defaults to the config's).
 
-    Training batches are reshuffled every epoch and, with ``subword_alpha > 0``,
-    re-segmented by SentencePiece sampling every epoch.
+    Training batches are reshuffled every pass (seeded) and, with ``subword_alpha > 0``,
+    re-segmented by SentencePiece sampling every pass.
     """
     ids = label_ids(examples.labels, labels, source)
     dataset = tf.data.Dataset.from_tensor_slices((examples.texts, ids))
@@ -94,7 +97,7 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
         dataset = dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).cache()
         if training:
             dataset = shuffled(dataset, seed=config.seed, cache=False)
-    return batch_by_length(dataset, config.batch_size, BUCKETS)
+    return batch_by_length(dataset, batch_size or config.batch_size, BUCKETS)
 
 
 def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:
@@ -147,12 +150,17 @@ def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None 
     return export_lib.write_version(export_dir, write)
 
 
-def train_and_export(splits, labels, proto, config, run: RunDirectory, export_dir: Path,
-                     source: str, classifier: keras.Model | None = None) -> dict:
+def train_and_export(splits, labels, proto, config, session: TrainingSession, source: str,
+                     classifier: keras.Model | None = None) -> dict:
     """The common tail of train and finetune: fit, evaluate, plot, save, export."""
     keras.utils.set_random_seed(config.seed)
+    run = session.run
     tokenizer = make_tokenizer(proto, config)
-    train = make_dataset(splits["train"], labels, tokenizer, config, True, "training data")
+
+    def make_batches(batch_size: int) -> tf.data.Dataset:
+        return make_dataset(splits["train"], labels, tokenizer, config, True, "training data",
+                            batch_size)
+
     validation = make_dataset(splits["validation"], labels, tokenizer, config, False,
                               "validation data")
     if classifier is None:
@@ -165,17 +173,19 @@ def train_and_export(splits, labels, proto, config, run: RunDirectory, export_di
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
           f"{labels}; {classifier.count_params():,} parameters")
-    history = fit(classifier, train, validation, run, config.epochs, monitor="val_accuracy",
-                  mode="max", patience=config.patience)
+    steps_per_epoch = count_batches(make_batches(config.batch_size))
+    history = fit(classifier, make_batches, validation, run, batch_size=config.batch_size,
+                  epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
+                  mode="max", patience=config.patience, strategy=session.strategy, checkpoint_every=session.checkpoint_every)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
-    report["training_seconds"] = history.pop("seconds")
+    report.update(training_record(classifier, history, steps_per_epoch))
     run.write_json("metrics.json", report)
     plots.training_curves(history, ["loss", "accuracy"], run.plots / "training_curves.png",
                           title=f"sentiment: {source}")
     plots.confusion_matrix(report["test"]["confusion_matrix"], labels,
                            run.plots / "confusion_matrix_test.png", title="test split")
     save_run_artifacts(run, classifier, proto, labels, config, source)
-    version = export_run(run, export_dir, report)
+    version = export_run(run, session.export_dir, report)
     return {"report": report, "export": version}
 
 
@@ -188,33 +198,26 @@ def print_summary(result: dict, run: RunDirectory, seconds: float) -> None:
               f"({r['examples']:,} examples)")
     print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
     print(f"  export     {result['export']}")
+    print(f"  weights    sha256 {report['weights_sha256']}")
     print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
 
 
 def command_train(args) -> None:
     start = time.time()
-    config = config_lib.resolve(SentimentConfig, PRESETS, args.preset, args.overrides)
-    splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
-                                     args.skip_bad_rows)
-    labels = sorted(set(splits["train"].labels))
-    if len(labels) < 2:
-        raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
-    run = RunDirectory(args.run_dir)
-    tokenizer_file = run.path / TOKENIZER_FILE
-    if tokenizer_file.exists():  # resuming: the backed-up weights belong to this tokenizer
-        print(f"reusing {tokenizer_file}")
-        proto = tokenizer_file.read_bytes()
-    else:
-        print(f"training a SentencePiece model ({config.vocabulary_size} pieces) on the "
-              "training split")
-        proto = train_sentencepiece(splits["train"].texts, config.vocabulary_size,
-                                    source=args.data or source)
-        tokenizer_file.write_bytes(proto)
-    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
-                                   "labels": labels, "corpus": source})
-    result = train_and_export(splits, labels, proto, config, run, args.export_dir, source)
-    print_summary(result, run, time.time() - start)
-
+    with recipe_args.training_session(args) as session:
+        config = config_lib.resolve(SentimentConfig, PRESETS, args.preset, args.overrides)
+        splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                         args.skip_bad_rows)
+        labels = sorted(set(splits["train"].labels))
+        if len(labels) < 2:
+            raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
+        proto = session.run.reuse_or_write(TOKENIZER_FILE, lambda: train_sentencepiece(
+            splits["train"].texts, config.vocabulary_size, source=args.data or source),
+            f"a SentencePiece model ({config.vocabulary_size} pieces) on the training split")
+        session.run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                               "labels": labels, "corpus": source})
+        result = train_and_export(splits, labels, proto, config, session, source)
+        print_summary(result, session.run, time.time() - start)
 
 def load_export(path: Path) -> tuple[Path, dict, keras.Model, bytes]:
     """An export's directory, metadata, Keras model and tokenizer bytes."""
@@ -232,32 +235,33 @@ def new_head(classifier: keras.Model, num_classes: int) -> keras.Model:
 
 def command_finetune(args) -> None:
     start = time.time()
-    version, metadata, classifier, proto = load_export(args.source_export)
-    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-    config = config_lib.resolve(SentimentConfig, PRESETS, args.preset,
-                                finetune_defaults + args.overrides, base=metadata["config"])
-    splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
-                                     args.skip_bad_rows)
-    old_labels = metadata["labels"]
-    new_labels = sorted(set(splits["train"].labels))
-    if set(new_labels) <= set(old_labels):
-        labels = old_labels
-        if new_labels != old_labels:
-            print(f"note: the new data has labels {new_labels}; keeping the export's {old_labels}")
-    elif args.new_head:
-        print(f"note: labels differ (export {old_labels}, data {new_labels}); "
-              "starting a new output layer (--new-head)")
-        labels = new_labels
-        classifier = new_head(classifier, len(labels))
-    else:
-        raise NlpLstmError(
-            f"the data's labels {new_labels} differ from the export's {old_labels}; "
-            "rename them to match, or pass --new-head to train a new output layer")
-    print(f"fine-tuning {version} on {source}")
-    run = RunDirectory(args.run_dir)
-    result = train_and_export(splits, labels, proto, config, run, args.export_dir,
-                              f"{source}; fine-tuned from {version}", classifier)
-    print_summary(result, run, time.time() - start)
+    with recipe_args.training_session(args) as session:
+        version, metadata, classifier, proto = load_export(args.source_export)
+        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+        config = config_lib.resolve(SentimentConfig, PRESETS, args.preset,
+                                    finetune_defaults + args.overrides, base=metadata["config"])
+        splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                         args.skip_bad_rows)
+        old_labels = metadata["labels"]
+        new_labels = sorted(set(splits["train"].labels))
+        if set(new_labels) <= set(old_labels):
+            labels = old_labels
+            if new_labels != old_labels:
+                print(f"note: the new data has labels {new_labels}; "
+                      f"keeping the export's {old_labels}")
+        elif args.new_head:
+            print(f"note: labels differ (export {old_labels}, data {new_labels}); "
+                  "starting a new output layer (--new-head)")
+            labels = new_labels
+            classifier = new_head(classifier, len(labels))
+        else:
+            raise NlpLstmError(
+                f"the data's labels {new_labels} differ from the export's {old_labels}; "
+                "rename them to match, or pass --new-head to train a new output layer")
+        print(f"fine-tuning {version} on {source}")
+        result = train_and_export(splits, labels, proto, config, session,
+                                  f"{source}; fine-tuned from {version}", classifier)
+        print_summary(result, session.run, time.time() - start)
 
 
 def command_export(args) -> None:

@@ -26,7 +26,8 @@ from nlp_lstm.models.translator import (
     export_translator,
 )
 from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import RunDirectory, fit
+from nlp_lstm.training import (RunDirectory, TrainingSession, count_batches, fit,
+                               training_record)
 
 TASK = "translation"
 DEFAULT_CORPUS = "ding_en_de"
@@ -96,8 +97,10 @@ def reference_pairs(pairs: ParallelExamples) -> ParallelExamples:
 
 
 def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
-                 config: TranslationConfig, training: bool) -> tf.data.Dataset:
-    """Length-bucketed batches of ``((source_ids, target_inputs), target_outputs)``.
+                 config: TranslationConfig, training: bool,
+                 batch_size: int | None = None) -> tf.data.Dataset:
+    """Length-bucketed batches of ``((source_ids, target_inputs), target_outputs)``
+    (``batch_size`` defaults to the config's).
 
     Sources end with eos; target inputs start with bos, target outputs end with
     eos. Training leaves out pairs with a side longer than ``max_train_tokens``
@@ -128,7 +131,7 @@ def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
             dataset = shuffled(dataset, seed=config.seed, cache=False)
     if training:
         dataset = dataset.filter(short_enough)
-    return batch_by_length(dataset, config.batch_size, BUCKETS).map(
+    return batch_by_length(dataset, batch_size or config.batch_size, BUCKETS).map(
         lambda source, target_in, target_out: ((source, target_in), target_out))
 
 
@@ -205,14 +208,18 @@ def compile_model(model: Translator, config: TranslationConfig, steps: int) -> N
                   loss=MaskedSequenceCrossEntropy(config.label_smoothing))
 
 
-def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config, run: RunDirectory,
-                     export_dir: Path, source: str, model: Translator | None = None,
+def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
+                     session: TrainingSession, source: str, model: Translator | None = None,
                      extra_report: dict | None = None) -> dict:
     """The common tail of train and finetune: fit, evaluate, plot, save, export."""
     keras.utils.set_random_seed(config.seed)
+    run = session.run
     tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
     train_pairs = training_pairs(splits["train"], config.alternatives)
-    train = make_dataset(train_pairs, tokenizer, config, training=True)
+
+    def make_batches(batch_size: int) -> tf.data.Dataset:
+        return make_dataset(train_pairs, tokenizer, config, True, batch_size)
+
     validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
     if model is None:
         model = Translator(tokenizer.vocabulary_size(), config.embedding_dim, config.encoder_units,
@@ -220,13 +227,16 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config, 
                            config.dropout, config.embedding_dropout, check_cell(config.cell),
                            name="translator")
         model.build()
-    steps = config.epochs * (len(train_pairs.sources) // config.batch_size + len(BUCKETS) + 1)
-    compile_model(model, config, steps)
+    steps_per_epoch = count_batches(make_batches(config.batch_size))
+    compile_model(model, config, config.epochs * steps_per_epoch)
     print(f"training on {len(train_pairs.sources):,} pairs ({len(splits['train'].sources):,} "
           f"before expanding '/' alternatives), vocabulary {tokenizer.vocabulary_size()}; "
           f"{model.count_params():,} parameters")
-    history = fit(model, train, validation, run, config.epochs, patience=config.patience)
-    report = {"training_seconds": history.pop("seconds"), **(extra_report or {})}
+    history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
+                  epochs=config.epochs, steps_per_epoch=steps_per_epoch, patience=config.patience,
+                  strategy=session.strategy,
+                  checkpoint_every=session.checkpoint_every)
+    report = {**training_record(model, history, steps_per_epoch), **(extra_report or {})}
     report["validation_loss"] = float(model.evaluate(validation, verbose=0))
     print("translating the validation and test splits (greedy and beam search)")
     report.update(evaluate_model(model, tokenizer, config, splits, run))
@@ -237,7 +247,7 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config, 
     (run.path / TOKENIZER_FILE).write_bytes(proto)
     run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                    "corpus": source})
-    return {"report": report, "export": export_run(run, export_dir, report)}
+    return {"report": report, "export": export_run(run, session.export_dir, report)}
 
 
 def export_run(run: RunDirectory, export_dir: Path, report: dict | None = None) -> Path:
@@ -279,6 +289,7 @@ def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict
                   f"{r['sentences_per_second']:.0f} sentences/s)")
     print(f"  run dir    {run.path}  (metrics.json, translations_test.tsv, plots/, logs/)")
     print(f"  export     {result['export']}")
+    print(f"  weights    sha256 {report['weights_sha256']}")
     print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
     print("\n-- translations read back from the export")
     for source, translation in samples.items():
@@ -294,28 +305,22 @@ def samples_from_export(version: Path, sources: list[str]) -> dict:
 
 def command_train(args) -> None:
     start = time.time()
-    config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
-                                args.overrides + language_overrides(args))
-    splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
-                                     config.source_language, config.target_language,
-                                     args.skip_bad_rows, args.target_data)
-    run = RunDirectory(args.run_dir)
-    tokenizer_file = run.path / TOKENIZER_FILE
-    if tokenizer_file.exists():  # resuming: the backed-up weights belong to this tokenizer
-        print(f"reusing {tokenizer_file}")
-        proto = tokenizer_file.read_bytes()
-    else:
-        print(f"training a joint SentencePiece model ({config.vocabulary_size} pieces) on both "
-              "sides of the training split")
+    with recipe_args.training_session(args) as session:
+        config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
+                                    args.overrides + language_overrides(args))
+        splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                         config.source_language, config.target_language,
+                                         args.skip_bad_rows, args.target_data)
         train = training_pairs(splits["train"], config.alternatives)
-        proto = train_sentencepiece(train.sources + train.targets, config.vocabulary_size,
-                                    character_coverage=1.0, source=args.data or source)
-        tokenizer_file.write_bytes(proto)
-    run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
-                                   "corpus": source})
-    result = train_and_export(splits, proto, config, run, args.export_dir, source)
-    samples = samples_from_export(result["export"], splits["test"].sources[:4])
-    print_summary(result, run, time.time() - start, samples)
+        proto = session.run.reuse_or_write(TOKENIZER_FILE, lambda: train_sentencepiece(
+            train.sources + train.targets, config.vocabulary_size, character_coverage=1.0,
+            source=args.data or source), f"a joint SentencePiece model "
+            f"({config.vocabulary_size} pieces) on both sides of the training split")
+        session.run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
+                                               "corpus": source})
+        result = train_and_export(splits, proto, config, session, source)
+        samples = samples_from_export(result["export"], splits["test"].sources[:4])
+        print_summary(result, session.run, time.time() - start, samples)
 
 
 def language_overrides(args) -> list[str]:
@@ -325,27 +330,27 @@ def language_overrides(args) -> list[str]:
 
 def command_finetune(args) -> None:
     start = time.time()
-    version, metadata, model, proto = load_export(args.source_export)
-    finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-    config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
-                                finetune_defaults + args.overrides, base=metadata["config"])
-    splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
-                                     config.source_language, config.target_language,
-                                     args.skip_bad_rows, args.target_data)
-    tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
-    validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
-    compile_model(model, config, 1)
-    before = float(model.evaluate(validation, verbose=0))
-    print(f"fine-tuning {version} on {source} (tokenizer kept); validation loss before: "
-          f"{before:.3f}")
-    run = RunDirectory(args.run_dir)
-    result = train_and_export(splits, proto, config, run, args.export_dir,
-                              f"{source}; fine-tuned from {version}", model,
-                              {"validation_loss_before": before})
-    print(f"validation loss: {before:.3f} before, {result['report']['validation_loss']:.3f} "
-          "after fine-tuning")
-    samples = samples_from_export(result["export"], splits["test"].sources[:4])
-    print_summary(result, run, time.time() - start, samples)
+    with recipe_args.training_session(args) as session:
+        version, metadata, model, proto = load_export(args.source_export)
+        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
+        config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
+                                    finetune_defaults + args.overrides, base=metadata["config"])
+        splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
+                                         config.source_language, config.target_language,
+                                         args.skip_bad_rows, args.target_data)
+        tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
+        validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
+        compile_model(model, config, 1)
+        before = float(model.evaluate(validation, verbose=0))
+        print(f"fine-tuning {version} on {source} (tokenizer kept); validation loss before: "
+              f"{before:.3f}")
+        result = train_and_export(splits, proto, config, session,
+                                  f"{source}; fine-tuned from {version}", model,
+                                  {"validation_loss_before": before})
+        print(f"validation loss: {before:.3f} before, {result['report']['validation_loss']:.3f} "
+              "after fine-tuning")
+        samples = samples_from_export(result["export"], splits["test"].sources[:4])
+        print_summary(result, session.run, time.time() - start, samples)
 
 
 def command_export(args) -> None:
