@@ -137,7 +137,11 @@ class RunDirectory:
         if saved.get("task") != task:
             raise NlpLstmError(f"run is a {saved.get('task')!r} run, not {task}", path=self.path)
         self.read_bytes(self.keras_model.name)
-        model = keras.saving.load_model(self.keras_model)
+        try:
+            model = keras.saving.load_model(self.keras_model, safe_mode=True)
+        except (ValueError, OSError) as error:
+            raise NlpLstmError(f"cannot load {self.keras_model.name}: {error}",
+                               path=self.path) from None
         metrics = json.loads(self.read_bytes("metrics.json")) if (
             self.path / "metrics.json").exists() else None
         return saved, model, metrics

@@ -4,7 +4,12 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import batches
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.tasks import generation
@@ -108,3 +113,24 @@ def test_bits_per_char_carries_state_across_windows(trained):
     windowed = generation.bits_per_char(model, tokenizer, text, streams=1, window=64)
     np.testing.assert_allclose(one_pass, generation.bits(nats), rtol=1e-4)
     np.testing.assert_allclose(windowed, one_pass, rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def served(trained):
+    return tf.saved_model.load(str(trained / "exports" / "1")).signatures["serving_default"]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@given(prompts=batches, new=st.integers(0, 60), temperature=st.floats(0.0, 2.0),
+       top_k=st.integers(0, 100), top_p=st.floats(0.0, 1.0), seed=st.integers(0, 2**40))
+def test_any_prompts_get_bounded_continuations(served, prompts, new, temperature, top_k,
+                                               top_p, seed):
+    out = served(prompt=tf.constant(prompts, tf.string), max_new_chars=tf.constant(new),
+                 temperature=tf.constant(temperature, tf.float32), top_k=tf.constant(top_k),
+                 top_p=tf.constant(top_p, tf.float32), seed=tf.constant(seed, tf.int64))
+    texts = out["text"].numpy()
+    assert texts.shape == (len(prompts),)
+    for prompt, text in zip(prompts, texts):
+        assert len(text.decode("utf-8", "replace")) <= len(prompt.decode("utf-8", "replace")) + new

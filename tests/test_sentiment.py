@@ -6,6 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import batches
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.layers import MaskedMaxMeanPooling
@@ -151,3 +155,21 @@ def test_masked_pooling_ignores_padding():
     np.testing.assert_allclose(pooled, [[3.0, -1.0, 2.0, -3.0]])
     empty = np.asarray(MaskedMaxMeanPooling()(sequences, mask=np.zeros((1, 3), bool)))
     np.testing.assert_allclose(empty, 0.0)
+
+
+@pytest.fixture(scope="module")
+def served(trained):
+    return tf.saved_model.load(str(trained / "exports" / "1")).signatures["serving_default"]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@given(texts=batches)
+def test_any_batch_of_strings_gets_one_valid_prediction_each(served, texts):
+    out = served(text=tf.constant(texts, tf.string))
+    assert out["label"].shape == out["label_id"].shape == (len(texts),)
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (len(texts), 2) and np.all(np.isfinite(probabilities))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert set(out["label"].numpy()) <= {b"negative", b"positive"}

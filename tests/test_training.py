@@ -1,15 +1,24 @@
-"""The shared fit loop: divergence, resuming mid-epoch with optimizer and data position."""
+"""The shared fit loop: divergence, resuming mid-epoch with optimizer and data position,
+also after a real training process is killed."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from nlp_lstm import corpora
 from nlp_lstm.callbacks import best_logged, read_position
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.training import RunDirectory, count_batches, fit, logged_history
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def regression(poison_from_batch: int | None = None, batches: int = 6, shuffle: bool = False):
@@ -162,3 +171,36 @@ def test_best_logged_reads_the_history_of_a_resumed_run(tmp_path):
     history.write_text("epoch,loss,val_loss,val_accuracy\n0,3,2.5,0.6\n1,2,1.5,0.7\n2,nan,nan,0.5\n")
     assert best_logged(history, "val_loss", "min") == 1.5
     assert best_logged(history, "val_accuracy", "max") == 0.7
+
+
+def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path):
+    """``kill -9`` a real sentiment training run inside its 2nd epoch; rerunning the
+    same command resumes from the last checkpoint and ends with as many epochs and
+    steps as an uninterrupted run, writing nowhere but the folders it was given."""
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    (tmp_path / "reviews.tsv").write_text("text\tlabel\n" + "".join(
+        f"{t}\t{l}\n" for t, l in zip(texts[:800], labels[:800])))
+    command = [sys.executable, str(RECIPES / "sentiment.py"), "train", "--data", "reviews.tsv",
+               "--run-dir", "run", "--export-dir", "exports", "--checkpoint-every", "5",
+               "--epochs", "3", "--patience", "9", "--batch-size", "16",
+               "--vocabulary-size", "300", "--lstm-units", "16", "--embedding-dim", "16"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while (position := read_position(tmp_path / "run" / "backup")) is None or \
+            (position.epoch, position.step) < (1, 1):
+        assert first.poll() is None and time.time() < deadline, "no mid-epoch checkpoint"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    position = read_position(tmp_path / "run" / "backup")
+    assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
+
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"resuming from {position.describe}" in second.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["training_steps"] == 3 * metrics["steps_per_epoch"]
+    assert len(logged_history(tmp_path / "run" / "history.csv")["loss"]) == 3
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "reviews.tsv", "run"]

@@ -8,6 +8,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import batches
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.data.sources import parallel_splits
@@ -184,3 +187,24 @@ def test_loss_ignores_padding_and_smooths_labels():
     changed = tf.where(real[..., None], logits, 100.0 * tf.ones_like(logits))
     np.testing.assert_allclose(MaskedSequenceCrossEntropy(0.0)(truth, changed), plain, rtol=1e-5)
     assert float(MaskedSequenceCrossEntropy(0.1)(truth, logits)) != pytest.approx(float(plain))
+
+
+@pytest.fixture(scope="module")
+def translate(trained):
+    return tf.saved_model.load(str(trained / "exports" / "1")).signatures["translate"]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@given(sources=batches, beam_size=st.integers(0, 4), max_length=st.integers(0, 30))
+def test_any_sources_get_bounded_translations(translate, sources, beam_size, max_length):
+    out = translate(source=tf.constant(sources, tf.string), beam_size=tf.constant(beam_size),
+                    max_length=tf.constant(max_length))
+    batch = len(sources)
+    assert out["translation"].shape == out["score"].shape == (batch,)
+    assert np.all(out["score"].numpy() <= 0.0)
+    steps = out["target_pieces"].shape[1]
+    assert steps <= (max_length or 128 * 1.5 + 10)
+    assert out["attention"].shape[:2] == (batch, steps)
+    assert out["attention"].shape[2] == out["source_pieces"].shape[1] <= 128
