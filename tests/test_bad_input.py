@@ -3,6 +3,7 @@
 One test per row of the README's troubleshooting table; none of them trains a model.
 """
 
+import keras
 import pytest
 import tensorflow as tf
 
@@ -59,6 +60,11 @@ CASES = [
      "{d}/corrupt_graph/1: cannot load the SavedModel"),
     ("generation", "train --lstm-unitz 3", "unknown config field 'lstm_unitz'; known fields: cell,"),
     ("translation", "train --cell rnn", "unknown cell 'rnn'; choose one of lstm, gru, peephole"),
+    ("sentiment", "train --strategy multi-worker --data {d}/thirty.tsv",
+     "--strategy multi-worker needs TF_CONFIG describing the cluster"),
+    ("sentiment", "finetune --from {d}/code_export --data {d}/thirty.tsv",
+     "{d}/code_export/1: export is incomplete or corrupt: Requested the deserialization of a "
+     "`Lambda` layer"),
 ]
 
 
@@ -72,8 +78,17 @@ def folder(tmp_path_factory):
         tf.saved_model.save(tf.Module(), str(directory))
         export.write_metadata(directory, "translation", config={})
 
+    def code_export(directory):  # sentiment metadata, and a Keras file that carries code
+        tf.saved_model.save(tf.Module(), str(directory))
+        export.write_metadata(directory, "sentiment", config={})
+        inputs = keras.Input((3,))
+        (directory / export.KERAS_DIR).mkdir()
+        keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(
+            directory / export.KERAS_DIR / export.KERAS_FILE)
+
     for name in ("exports", "corrupt_metadata", "corrupt_graph"):
         export.write_version(root / name, tiny_export)
+    export.write_version(root / "code_export", code_export)
     (root / "corrupt_metadata" / "1" / "nlp_lstm.json").write_text("{oops")
     graph = root / "corrupt_graph" / "1" / "saved_model.pb"
     graph.write_bytes(graph.read_bytes()[:40])

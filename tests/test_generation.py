@@ -99,8 +99,6 @@ def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):
 def test_bits_per_char_carries_state_across_windows(trained):
     """Reading in windows with carried states equals reading the text in one pass."""
     import keras
-    import numpy as np
-    import tensorflow as tf
 
     _, _, model, tokenizer = generation.load_export(trained / "exports" / "1")
     text = corpora.load("shakespeare", "test")[:700]

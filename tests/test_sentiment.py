@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from strategies import batches
 
 from nlp_lstm import cli, corpora
