@@ -171,19 +171,29 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def training_record(model: keras.Model, history: dict, steps_per_epoch: int) -> dict:
+def training_record(model: keras.Model, history: dict, steps_per_epoch: int,
+                    tokens_per_epoch: int) -> dict:
     """What a run's metrics say about its training (pops ``fit``'s ``seconds``,
-    ``steps`` and ``total_steps`` from ``history``; a resumed run counts the steps and
-    time of this attempt in ``steps_per_second``, all steps in ``training_steps``)."""
+    ``steps`` and ``total_steps`` from ``history``). A resumed run counts the steps and
+    time of this attempt in the speeds, all steps in ``training_steps``."""
     seconds, steps = history.pop("seconds"), history.pop("steps")
+    steps_per_second = steps / max(seconds, 1e-9)
     return {"training_seconds": seconds, "training_steps": history.pop("total_steps"),
-            "steps_per_epoch": steps_per_epoch, "steps_per_second": steps / max(seconds, 1e-9),
-            "weights_sha256": weights_digest(model)}
+            "steps_per_epoch": steps_per_epoch, "steps_per_second": steps_per_second,
+            "tokens_per_second": steps_per_second * tokens_per_epoch / steps_per_epoch,
+            "parameters": model.count_params(), "weights_sha256": weights_digest(model)}
 
 
-def count_batches(dataset: tf.data.Dataset) -> int:
-    """Batches in one pass of ``dataset`` (iterates it once)."""
-    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+def epoch_size(dataset: tf.data.Dataset) -> tuple[int, int]:
+    """``(batches, tokens)`` in one pass of a dataset of ``(inputs, targets)`` batches;
+    tokens are the non-padding (non-zero) ids of all integer inputs."""
+    def add(totals, batch):
+        ids = [x for x in tf.nest.flatten(batch[0]) if x.dtype.is_integer]
+        tokens = tf.add_n([tf.math.count_nonzero(x, dtype=tf.int64) for x in ids])
+        return totals[0] + 1, totals[1] + tokens
+
+    batches, tokens = dataset.reduce((np.int64(0), np.int64(0)), add)
+    return int(batches), int(tokens)
 
 
 def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], validation,

@@ -16,7 +16,7 @@ import tensorflow as tf
 from nlp_lstm import corpora
 from nlp_lstm.callbacks import best_logged, read_position
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.training import RunDirectory, count_batches, fit, logged_history
+from nlp_lstm.training import RunDirectory, epoch_size, fit, logged_history
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -158,8 +158,9 @@ def test_early_stopping_counts_the_epochs_before_a_resume(tmp_path):
     assert len(history["loss"]) == 4
 
 
-def test_count_batches_and_logged_history(tmp_path):
-    assert count_batches(regression(batches=5)()) == 5
+def test_epoch_size_and_logged_history(tmp_path):
+    assert epoch_size(tf.data.Dataset.from_tensor_slices(
+        ([[3, 4, 0], [5, 0, 0], [6, 7, 8]], [0, 1, 0])).batch(2)) == (2, 6)
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss,val_loss\n0,3,2.5\n1,2,1.5\n1,2.1,1.4\n")
     assert logged_history(history) == {"loss": [3.0, 2.1], "val_loss": [2.5, 1.4]}

@@ -140,9 +140,8 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split]),
                       "characters": len(splits[split])}
               for split in ("validation", "test")}
-    report.update(training_record(model, history, config.steps_per_epoch))
-    report["tokens_per_second"] = (report["steps_per_second"] * config.batch_size
-                                   * config.sequence_length)
+    report.update(training_record(model, history, config.steps_per_epoch, config.steps_per_epoch
+                                  * config.batch_size * config.sequence_length))
     report.update(extra_report or {})
     run.write_json("metrics.json", report)
     curves = {"bits_per_char": [bits(v) for v in history["loss"]],

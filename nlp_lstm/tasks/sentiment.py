@@ -20,7 +20,7 @@ from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
 from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import (RunDirectory, TrainingSession, count_batches, fit,
+from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit,
                                training_record)
 
 TASK = "sentiment"
@@ -173,12 +173,12 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
           f"{labels}; {classifier.count_params():,} parameters")
-    steps_per_epoch = count_batches(make_batches(config.batch_size))
+    steps_per_epoch, tokens_per_epoch = epoch_size(make_batches(config.batch_size))
     history = fit(classifier, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
                   mode="max", patience=config.patience, strategy=session.strategy, checkpoint_every=session.checkpoint_every)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
-    report.update(training_record(classifier, history, steps_per_epoch))
+    report.update(training_record(classifier, history, steps_per_epoch, tokens_per_epoch))
     run.write_json("metrics.json", report)
     plots.training_curves(history, ["loss", "accuracy"], run.plots / "training_curves.png",
                           title=f"sentiment: {source}")
@@ -199,6 +199,8 @@ def print_summary(result: dict, run: RunDirectory, seconds: float) -> None:
     print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
     print(f"  export     {result['export']}")
     print(f"  weights    sha256 {report['weights_sha256']}")
+    print(f"  speed      {report['tokens_per_second']:,.0f} training tokens/s, "
+          f"{report['parameters']:,} parameters")
     print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
 
 

@@ -26,7 +26,7 @@ from nlp_lstm.models.translator import (
     export_translator,
 )
 from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import (RunDirectory, TrainingSession, count_batches, fit,
+from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit,
                                training_record)
 
 TASK = "translation"
@@ -227,7 +227,7 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
                            config.dropout, config.embedding_dropout, check_cell(config.cell),
                            name="translator")
         model.build()
-    steps_per_epoch = count_batches(make_batches(config.batch_size))
+    steps_per_epoch, tokens_per_epoch = epoch_size(make_batches(config.batch_size))
     compile_model(model, config, config.epochs * steps_per_epoch)
     print(f"training on {len(train_pairs.sources):,} pairs ({len(splits['train'].sources):,} "
           f"before expanding '/' alternatives), vocabulary {tokenizer.vocabulary_size()}; "
@@ -236,7 +236,8 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, patience=config.patience,
                   strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
-    report = {**training_record(model, history, steps_per_epoch), **(extra_report or {})}
+    report = {**training_record(model, history, steps_per_epoch, tokens_per_epoch),
+              **(extra_report or {})}
     report["validation_loss"] = float(model.evaluate(validation, verbose=0))
     print("translating the validation and test splits (greedy and beam search)")
     report.update(evaluate_model(model, tokenizer, config, splits, run))
@@ -290,6 +291,8 @@ def print_summary(result: dict, run: RunDirectory, seconds: float, samples: dict
     print(f"  run dir    {run.path}  (metrics.json, translations_test.tsv, plots/, logs/)")
     print(f"  export     {result['export']}")
     print(f"  weights    sha256 {report['weights_sha256']}")
+    print(f"  speed      {report['tokens_per_second']:,.0f} training tokens/s, "
+          f"{report['parameters']:,} parameters")
     print(f"  time       {seconds:.0f} s (training {report['training_seconds']:.0f} s)")
     print("\n-- translations read back from the export")
     for source, translation in samples.items():

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Trains every recipe with every recurrent cell and prints the comparison table.
+
+    .venv/bin/python bench/cell_comparison.py --preset quick
+    .venv/bin/python bench/cell_comparison.py --preset full --recipes sentiment --cells gru peephole
+
+Each (recipe, cell) trains with ``recipes/<recipe>.py train --preset P --cell C`` into
+``runs/cells-<preset>/<recipe>-<cell>/`` (exports go to the same folder). A run whose
+``metrics.json`` exists is not trained again, so the table can be filled over several
+sittings. Prints one JSON line per run, then the Markdown table of all finished runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {"sentiment": "sentiment.py", "generation": "char_generation.py",
+           "translation": "translation.py"}
+CELLS = ("lstm", "gru", "peephole")
+
+
+def quality(recipe: str, metrics: dict) -> str:
+    if recipe == "sentiment":
+        return f"accuracy {metrics['test']['accuracy']:.3f}"
+    if recipe == "generation":
+        return f"{metrics['test']['bits_per_char']:.3f} bits/char"
+    test = metrics["test"]
+    return f"BLEU {test['greedy']['bleu']:.2f} / {test['beam']['bleu']:.2f} (greedy / beam)"
+
+
+def train(recipe: str, cell: str, preset: str, folder: Path) -> dict:
+    metrics_file = folder / "run" / "metrics.json"
+    if not metrics_file.exists():
+        command = [sys.executable, str(ROOT / "recipes" / RECIPES[recipe]), "train",
+                   "--preset", preset, "--cell", cell, "--run-dir", str(folder / "run"),
+                   "--export-dir", str(folder / "exports")]
+        print("$", " ".join(command), file=sys.stderr, flush=True)
+        subprocess.run(command, check=True, stdout=sys.stderr)
+    return json.loads(metrics_file.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=("quick", "full"), default="quick")
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
+    parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    args = parser.parse_args(argv)
+    base = args.runs / f"cells-{args.preset}"
+    for recipe in args.recipes:
+        for cell in args.cells:
+            metrics = train(recipe, cell, args.preset, base / f"{recipe}-{cell}")
+            print(json.dumps({"recipe": recipe, "cell": cell, "preset": args.preset,
+                              "quality": quality(recipe, metrics),
+                              "parameters": metrics["parameters"],
+                              "tokens_per_second": round(metrics["tokens_per_second"]),
+                              "training_seconds": round(metrics["training_seconds"])}),
+                  flush=True)
+    print(f"\n| recipe ({args.preset}) | cell | test quality | parameters | training tokens/s "
+          "| training time |\n|---|---|---|---|---|---|")
+    for recipe in RECIPES:
+        for cell in CELLS:
+            metrics_file = base / f"{recipe}-{cell}" / "run" / "metrics.json"
+            if metrics_file.exists():
+                m = json.loads(metrics_file.read_text())
+                print(f"| {recipe} | {cell} | {quality(recipe, m)} | {m['parameters']:,} | "
+                      f"{m['tokens_per_second']:,.0f} | {m['training_seconds'] / 60:.1f} min |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
