@@ -13,6 +13,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from nlp_lstm.errors import NlpLstmError
+
 POSITION_FILE = "position.json"
 
 
@@ -28,6 +30,7 @@ class Position:
     epoch: int
     step: int
     weights: Path  # the model's and the optimizer's variables at that point
+    key: str  # what the run was trained with (see ``TrainingCheckpoint``)
 
     @property
     def describe(self) -> str:
@@ -35,13 +38,26 @@ class Position:
 
 
 def read_position(directory: Path) -> Position | None:
-    """The last checkpointed :class:`Position` in ``directory``, or ``None``."""
-    try:
-        saved = json.loads((directory / POSITION_FILE).read_text())
-        position = Position(int(saved["epoch"]), int(saved["step"]), directory / saved["weights"])
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+    """The last checkpointed :class:`Position` in ``directory``; ``None`` if there is none.
+
+    Raises:
+        NlpLstmError: if ``position.json`` exists but is unreadable or points to a
+            missing weights file (never silently start over on a damaged checkpoint).
+    """
+    pointer = directory / POSITION_FILE
+    if not pointer.exists():
         return None
-    return position if position.weights.exists() else None
+    try:
+        saved = json.loads(pointer.read_text())
+        position = Position(int(saved["epoch"]), int(saved["step"]), directory / saved["weights"],
+                            str(saved["key"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise NlpLstmError(f"damaged checkpoint ({type(error).__name__}: {error}); delete "
+                           f"{directory} to train from the start", path=pointer) from None
+    if not position.weights.exists():
+        raise NlpLstmError(f"damaged checkpoint: {position.weights.name} is missing; delete "
+                           f"{directory} to train from the start", path=pointer)
+    return position
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
@@ -58,11 +74,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         directory: where to write.
         steps_per_epoch: steps in one epoch (positions are global step // this).
         every: steps between mid-epoch saves.
+        key: identifies what the run trains with (configuration, steps per epoch,
+            replicas); a resume with another key is refused.
     """
 
-    def __init__(self, directory: Path, steps_per_epoch: int, every: int):
+    def __init__(self, directory: Path, steps_per_epoch: int, every: int, key: str):
         super().__init__()
         self.directory, self.steps_per_epoch, self.every = Path(directory), steps_per_epoch, every
+        self.key = key
 
     def on_train_batch_end(self, batch, logs=None):
         step = global_step(self.model)
@@ -85,50 +104,64 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         os.replace(partial, self.directory / name)
         epoch, step = divmod(global_step, self.steps_per_epoch)
         pointer = self.directory / f".{POSITION_FILE}.partial"
-        pointer.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name}))
+        pointer.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name,
+                                        "key": self.key}))
         os.replace(pointer, self.directory / POSITION_FILE)
         for old in self.directory.glob("step-*.weights.h5"):
             if old.name != name:
                 old.unlink(missing_ok=True)
 
 
-def logged(history_file: Path, monitor: str) -> list[float]:
-    """``monitor``'s value per epoch in a run's ``history.csv`` (NaN where missing)."""
+def logged(history_file: Path, monitor: str, epochs: int | None = None) -> list[float]:
+    """``monitor``'s value per epoch in a run's ``history.csv`` (NaN where missing), for
+    epochs ``0 .. epochs - 1`` (all without ``epochs``); an epoch logged twice (around
+    a crash) counts once, the later."""
     if not history_file.exists():
         return []
     with history_file.open(newline="") as f:
-        return [float(row.get(monitor) or "nan") for row in csv.DictReader(f)]
+        rows = {int(row["epoch"]): row for row in csv.DictReader(f) if row.get("epoch")}
+    return [float(rows[epoch].get(monitor) or "nan") for epoch in sorted(rows)
+            if epochs is None or epoch < epochs]
 
 
-def best_logged(history_file: Path, monitor: str, mode: str) -> float:
-    """The best finite ``monitor`` value in ``history.csv`` (``inf``/``-inf`` if none)."""
-    values = [v for v in logged(history_file, monitor) if math.isfinite(v)]
-    if mode == "min":
-        return min(values, default=math.inf)
-    return max(values, default=-math.inf)
+def best_of(values: list[float], mode: str) -> float:
+    """The best finite value (``inf``/``-inf`` if none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return min(finite, default=math.inf) if mode == "min" else max(finite, default=-math.inf)
+
+
+def epochs_since_best(values: list[float], mode: str) -> int:
+    """Epochs after the first occurrence of the best finite value (all, if none)."""
+    best = best_of(values, mode)
+    return len(values) - 1 - values.index(best) if math.isfinite(best) else len(values)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """``EarlyStopping`` whose patience counts the epochs logged before a resume.
+    """``EarlyStopping`` whose patience counts the epochs before a resume, and whose
+    state carries over between the ``fit`` calls of one run.
 
-    At the start of training it reads ``history_file`` (a resumed run's
-    ``history.csv``; ``None`` when starting afresh): the best value so
-    far and the epochs since it carry over. Best weights are kept on disk by
-    ``ModelCheckpoint``, not in memory.
+    Args:
+        earlier: the monitored value of every epoch before the resume (``[]`` when
+            starting afresh); NaN counts as an epoch without improvement.
+        monitor, mode, patience: as for ``EarlyStopping``.
     """
 
-    def __init__(self, history_file: Path | None, monitor: str, mode: str, patience: int):
+    def __init__(self, earlier: list[float], monitor: str, mode: str, patience: int):
         super().__init__(monitor=monitor, mode=mode, patience=patience)
-        self.history_file = history_file
+        self.earlier, self.started = earlier, False
 
     def on_train_begin(self, logs=None):
+        if self.started:  # a later fit call of the same run: keep counting
+            return
         super().on_train_begin(logs)
-        values = [v for v in logged(self.history_file, self.monitor)
-                  if math.isfinite(v)] if self.history_file else []
-        if values:
-            best = (min if self.mode == "min" else max)(values)
-            self.best = best
-            self.wait = len(values) - 1 - max(i for i, v in enumerate(values) if v == best)
+        self.started = True
+        best = best_of(self.earlier, self.mode)
+        if math.isfinite(best):
+            self.best, self.wait = best, epochs_since_best(self.earlier, self.mode)
+
+    def exhausted(self) -> bool:
+        """Whether the epochs before the resume had already stopped the run."""
+        return len(self.earlier) > 1 and epochs_since_best(self.earlier, self.mode) >= self.patience
 
 
 class StopOnDivergence(keras.callbacks.Callback):

@@ -6,7 +6,8 @@
 - ``mirrored``: ``tf.distribute.MirroredStrategy`` over this machine's GPUs;
 - ``multi-worker``: ``tf.distribute.MultiWorkerMirroredStrategy``, one process per
   worker, the cluster described by the ``TF_CONFIG`` environment variable;
-- ``auto``: ``mirrored`` when several GPUs are visible, else ``default``.
+- ``auto``: ``multi-worker`` when ``TF_CONFIG`` describes several tasks, else
+  ``mirrored`` when several GPUs are visible, else ``default``.
 
 In every case ``batch_size`` is the global batch: each step consumes that many
 examples in all, split evenly over the replicas. Input is sharded by data: every
@@ -69,7 +70,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name not in STRATEGIES:
         raise NlpLstmError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     if name == "auto":
-        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
+        tasks = sum(len(hosts) for hosts in cluster_spec().get("cluster", {}).values())
+        if tasks > 1:
+            name = "multi-worker"
+        else:
+            name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -122,7 +127,8 @@ def per_replica_batch_size(strategy: tf.distribute.Strategy, global_batch_size: 
 
 
 def sharded_stream(make_batches: Callable[[int], tf.data.Dataset], per_replica_batch: int,
-                   skip_steps: int, replicas: int, context: tf.distribute.InputContext) -> tf.data.Dataset:
+                   skip_steps: int, replicas: int,
+                   context: tf.distribute.InputContext) -> tf.data.Dataset:
     """One input pipeline's share of the endless training stream.
 
     The stream is ``make_batches(per_replica_batch)`` repeated (a seeded shuffle
@@ -156,7 +162,8 @@ def training_input(strategy: tf.distribute.Strategy,
     per_replica = per_replica_batch_size(strategy, global_batch_size)
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
-        return sharded_stream(make_batches, per_replica, skip_steps, 1, tf.distribute.InputContext())
+        return sharded_stream(make_batches, per_replica, skip_steps, 1,
+                              tf.distribute.InputContext())
     return strategy.distribute_datasets_from_function(
         lambda context: sharded_stream(make_batches, per_replica, skip_steps, replicas, context))
 

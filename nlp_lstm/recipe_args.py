@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -99,15 +100,19 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
     """The strategy (created first, as multi-worker training requires), this process's
     run directory and export folder; the body runs in the strategy's scope.
 
-    A run directory that holds a checkpoint is resumed (see ``training.fit``).
+    A run directory that holds a checkpoint is resumed (see ``training.fit``); the
+    checkpoint is removed when the body completes.
     """
     if args.checkpoint_every < 1:
         raise NlpLstmError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
     strategy = make_strategy(args.strategy)
     with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
         run_dir, export_dir = paths
-        yield TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
-                              export_dir, args.checkpoint_every)
+        session = TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
+                                  export_dir, args.checkpoint_every)
+        yield session
+        # Complete (trained, evaluated, exported): running the command again starts over.
+        shutil.rmtree(session.run.path / "backup", ignore_errors=True)
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None,

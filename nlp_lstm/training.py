@@ -18,8 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nlp_lstm.callbacks import (ResumableEarlyStopping, StopOnDivergence, TrainingCheckpoint,
-                                best_logged, global_step, read_position)
+from nlp_lstm.callbacks import (POSITION_FILE, ResumableEarlyStopping, StopOnDivergence,
+                                TrainingCheckpoint, best_of, global_step, logged, read_position)
 from nlp_lstm.distribute import build_before_fit, training_input
 from nlp_lstm.errors import NlpLstmError
 
@@ -35,6 +35,9 @@ class TrainingSession:
         run: this process's run directory (a temporary one on non-chief workers).
         export_dir: the task folder this process exports to (likewise).
         checkpoint_every: steps between mid-epoch checkpoints.
+        key: what the run trains with (e.g. its configuration as JSON); a checkpoint
+            made with another key, batch size, epoch length or replica count is not
+            resumed.
     """
 
     strategy: tf.distribute.Strategy
@@ -43,13 +46,19 @@ class TrainingSession:
     checkpoint_every: int = CHECKPOINT_EVERY
 
 
-def write_json_atomic(path: Path, payload) -> None:
-    """Writes JSON through a temporary file and a rename (never half-written)."""
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    """Writes through a temporary file and a rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as f:
-        json.dump(payload, f, indent=2, ensure_ascii=False, default=str)
+    with os.fdopen(handle, "wb") as f:
+        f.write(content)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """Writes JSON atomically (see :func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False,
+                                        default=str).encode("utf-8"))
 
 
 class RunDirectory:
@@ -90,9 +99,14 @@ class RunDirectory:
         write_json_atomic(self.path / name, payload)
         return self.path / name
 
+    @property
+    def resuming(self) -> bool:
+        """Whether an interrupted attempt left a checkpoint to resume from."""
+        return (self.restore_from / "backup" / POSITION_FILE).exists()
+
     def reuse_or_write(self, name: str, make: Callable[[], bytes], what: str) -> bytes:
-        """The file ``name`` from an earlier attempt at this run (a resumed checkpoint
-        belongs to it), else ``make()``'s bytes; written to this run either way.
+        """When resuming, the file ``name`` of the interrupted attempt (its checkpoint
+        belongs to it); otherwise ``make()``'s bytes. Written atomically to this run.
 
         Args:
             name: file name in the run directory, e.g. ``sentencepiece.model``.
@@ -100,13 +114,13 @@ class RunDirectory:
             what: what ``make`` builds, for the progress line.
         """
         earlier = self.restore_from / name
-        if earlier.exists():
+        if self.resuming and earlier.exists():
             print(f"reusing {earlier}")
             content = earlier.read_bytes()
         else:
             print(f"training {what}")
             content = make()
-        (self.path / name).write_bytes(content)
+        write_bytes_atomic(self.path / name, content)
         return content
 
     def adopt(self, *names: str | Path) -> None:
@@ -196,10 +210,17 @@ def epoch_size(dataset: tf.data.Dataset) -> tuple[int, int]:
     return int(batches), int(tokens)
 
 
+def checkpoint_key(key: str, batch_size: int, steps_per_epoch: int, replicas: int) -> str:
+    """What a checkpoint must match to be resumed: the caller's ``key`` (its config),
+    the batch size, the epoch length and the number of replicas."""
+    return hashlib.sha256(f"{key}|batch {batch_size}|epoch {steps_per_epoch} steps|"
+                          f"{replicas} replicas".encode()).hexdigest()
+
+
 def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], validation,
         run: RunDirectory, *, batch_size: int, epochs: int, steps_per_epoch: int,
         monitor: str = "val_loss", mode: str = "min", patience: int = 2,
-        checkpoint_every: int = CHECKPOINT_EVERY,
+        checkpoint_every: int = CHECKPOINT_EVERY, key: str = "",
         strategy: tf.distribute.Strategy | None = None) -> dict:
     """Trains with early stopping and resumable checkpoints; ends holding the best
     validation epoch's weights.
@@ -212,7 +233,9 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     state (including the step count that drives learning-rate schedules) and the data
     position are restored, the interrupted epoch runs only its remaining steps, and
     the run ends with the same epochs and steps as an uninterrupted one. Without a
-    checkpoint the run starts over (old history and best weights are removed).
+    checkpoint the run starts over (old history and best weights are removed). The
+    checkpoint stays after ``fit`` (evaluation and export may still fail); the caller
+    removes it once the run is complete (``recipe_args.training_session`` does).
 
     Callbacks: ModelCheckpoint of the best weights, early stopping that counts epochs
     before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint.
@@ -226,6 +249,9 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         epochs, steps_per_epoch: the length of the run.
         monitor, mode, patience: early stopping and best-weights selection.
         checkpoint_every: steps between mid-epoch checkpoints.
+        key: what the run trains with (e.g. its configuration as JSON); a checkpoint
+            made with another key, batch size, epoch length or replica count is not
+            resumed.
         strategy: a ``tf.distribute`` strategy (default: the current one); with several
             replicas, call ``fit`` inside its scope.
 
@@ -234,15 +260,22 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         ``seconds`` and ``steps`` this call trained and the run's ``total_steps``.
 
     Raises:
-        NlpLstmError: if the loss became NaN or infinite (naming the epoch and step);
-            the best weights of the epochs before stay in the run directory.
+        NlpLstmError: if the loss became NaN or infinite (naming the epoch and step;
+            the best weights of the epochs before stay in the run directory), or if
+            the run directory's checkpoint is damaged or was made with other settings.
     """
     strategy = strategy or tf.distribute.get_strategy()
+    key = checkpoint_key(key, batch_size, steps_per_epoch, strategy.num_replicas_in_sync)
     if strategy.num_replicas_in_sync > 1:
         build_before_fit(model, strategy, next(iter(make_batches(batch_size))))
     history_file = run.path / "history.csv"
     position = read_position(run.restore_from / "backup")
-    earlier = run.restore_from / "history.csv" if position else None  # the epochs before a resume
+    if position and position.key != key:
+        raise NlpLstmError(
+            "this run directory holds a checkpoint of a run with other settings (config, "
+            "batch size, data or replicas); rerun with the same ones to resume, or pass a new "
+            f"--run-dir (or delete {run.restore_from / 'backup'} to start this one over)",
+            path=run.restore_from)
     if position is None:  # starting over
         history_file.unlink(missing_ok=True)
         run.best_weights.unlink(missing_ok=True)
@@ -254,6 +287,8 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         model.load_weights(position.weights)
         epoch, step = position.epoch, position.step
         print(f"resuming from {position.describe} ({position.weights})")
+    earlier = logged(history_file, monitor, epochs=epoch)  # the epochs before a resume
+    early_stopping = ResumableEarlyStopping(earlier, monitor, mode, patience)
     divergence = StopOnDivergence(steps_per_epoch)
     callbacks = [
         # Only an improvement on the epochs already done (before a resume) replaces the
@@ -261,16 +296,19 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         keras.callbacks.ModelCheckpoint(
             str(run.best_weights), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=best_logged(earlier, monitor, mode) if earlier else None),
-        ResumableEarlyStopping(earlier, monitor, mode, patience),
+            initial_value_threshold=best_of(earlier, mode) if earlier else None),
+        early_stopping,
         divergence,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         keras.callbacks.TensorBoard(str(run.path / "logs"), write_graph=False),
-        TrainingCheckpoint(run.path / "backup", steps_per_epoch, checkpoint_every),
+        TrainingCheckpoint(run.path / "backup", steps_per_epoch, checkpoint_every, key),
     ]
-    # The interrupted epoch first (only its remaining steps), then the whole ones.
+    # The interrupted epoch first (only its remaining steps), then the whole ones; none
+    # if early stopping had ended the run before it was interrupted.
     phases = [(epoch, epoch + 1, steps_per_epoch - step)] if step else []
     phases.append((epoch + 1 if step else epoch, epochs, steps_per_epoch))
+    if early_stopping.exhausted():
+        phases = []
     start, start_step = time.time(), epoch * steps_per_epoch + step
     for first, end, steps in phases:
         if first >= end:
@@ -291,7 +329,6 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
             f"training diverged: the loss became {where['loss']} at epoch {where['epoch']}, "
             f"step {where['step']}; stopped without exporting ({kept}). Lower --learning-rate "
             "(or --clipnorm) and train again", path=run.path)
-    shutil.rmtree(run.path / "backup", ignore_errors=True)  # finished: the next run starts over
     total_steps = global_step(model)
     if run.best_weights.exists():
         model.load_weights(run.best_weights)

@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 
 from nlp_lstm import corpora
-from nlp_lstm.callbacks import best_logged, read_position
+from nlp_lstm.callbacks import best_of, logged, read_position
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.training import RunDirectory, epoch_size, fit, logged_history
+from nlp_lstm.training import RunDirectory, checkpoint_key, epoch_size, fit, logged_history
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -78,11 +78,30 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
     assert (position.epoch, position.step) == (1, 0)  # the NaN steps were never checkpointed
 
 
-def test_a_clean_run_returns_its_history_and_clears_its_backup(tmp_path):
+def test_a_clean_run_returns_its_history_and_keeps_its_checkpoint_for_the_caller(tmp_path):
+    """Evaluation and export come after fit; until they succeed, a rerun resumes at the end."""
     run = RunDirectory(tmp_path / "run")
     history = train(small_model(), regression(), run, epochs=2)
     assert len(history["loss"]) == 2 and history["seconds"] > 0
-    assert not (run.path / "backup").exists()
+    assert history["steps"] == history["total_steps"] == 12
+    position = read_position(run.path / "backup")
+    assert (position.epoch, position.step) == (2, 0)
+    again = train(small_model(), regression(), run, epochs=2)
+    assert again["steps"] == 0 and len(again["loss"]) == 2
+
+
+def test_a_checkpoint_of_other_settings_or_a_damaged_one_is_refused(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    model = small_model()
+    model.fit = lambda *a, callbacks=(), **k: keras.Model.fit(
+        model, *a, callbacks=[*callbacks, Interrupt(after=8)], **k)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, regression(), run, key="lr 0.01")
+    with pytest.raises(NlpLstmError, match="checkpoint of a run with other settings"):
+        train(small_model(), regression(), run, key="lr 0.001")
+    (run.path / "backup" / "position.json").write_text("{truncated")
+    with pytest.raises(NlpLstmError, match="damaged checkpoint"):
+        train(small_model(), regression(), run, key="lr 0.01")
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -143,19 +162,30 @@ def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(t
     assert len(history["loss"]) == 3  # epoch 1 from the first attempt, 2 and 3 from this one
 
 
-def test_early_stopping_counts_the_epochs_before_a_resume(tmp_path):
-    run = RunDirectory(tmp_path / "run")
+def interrupted_after_three_epochs(run: RunDirectory) -> keras.Model:
+    """A run directory as left by a kill right after epoch 3 (val_loss 0.5, 0.6, 0.7)."""
     (run.path / "history.csv").write_text(
         "epoch,loss,val_loss\n0,1.0,0.5\n1,0.9,0.6\n2,0.8,0.7\n")
     model = small_model()
     model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(18)
     model.save_weights(run.path / "backup" / "step-18.weights.h5")
-    (run.path / "backup" / "position.json").write_text(
-        json.dumps({"epoch": 3, "step": 0, "weights": "step-18.weights.h5"}))
-    # patience 3: epochs 2 and 3 did not improve on epoch 1, so one more bad epoch stops.
+    (run.path / "backup" / "position.json").write_text(json.dumps(
+        {"epoch": 3, "step": 0, "weights": "step-18.weights.h5",
+         "key": checkpoint_key("", batch_size=8, steps_per_epoch=6, replicas=1)}))
+    return small_model()
+
+
+@pytest.mark.parametrize("patience, epochs_logged", [(3, 4), (2, 3)])
+def test_early_stopping_counts_the_epochs_before_a_resume(tmp_path, patience, epochs_logged):
+    """Epochs 2 and 3 did not improve on epoch 1: with patience 3 one more bad epoch
+    stops the run; with patience 2 it had already stopped, and nothing is trained."""
+    run = RunDirectory(tmp_path / "run")
+    model = interrupted_after_three_epochs(run)
     history = fit(model, regression(), regression()(), run, batch_size=8, epochs=20,
-                  steps_per_epoch=6, patience=3)
-    assert len(history["loss"]) == 4
+                  steps_per_epoch=6, patience=patience)
+    assert len(history["loss"]) == epochs_logged
+    assert history["steps"] == 6 * (epochs_logged - 3)
 
 
 def test_epoch_size_and_logged_history(tmp_path):
@@ -166,12 +196,15 @@ def test_epoch_size_and_logged_history(tmp_path):
     assert logged_history(history) == {"loss": [3.0, 2.1], "val_loss": [2.5, 1.4]}
 
 
-def test_best_logged_reads_the_history_of_a_resumed_run(tmp_path):
+def test_the_history_of_a_resumed_run_counts_each_epoch_once(tmp_path):
     history = tmp_path / "history.csv"
-    assert best_logged(history, "val_loss", "min") == float("inf")
-    history.write_text("epoch,loss,val_loss,val_accuracy\n0,3,2.5,0.6\n1,2,1.5,0.7\n2,nan,nan,0.5\n")
-    assert best_logged(history, "val_loss", "min") == 1.5
-    assert best_logged(history, "val_accuracy", "max") == 0.7
+    assert logged(history, "val_loss") == [] and best_of([], "min") == float("inf")
+    history.write_text("epoch,loss,val_loss,val_accuracy\n0,3,2.5,0.6\n1,2,1.5,0.7\n"
+                       "2,nan,nan,0.5\n2,2,1.7,0.65\n")
+    assert logged(history, "val_loss") == [2.5, 1.5, 1.7]
+    assert logged(history, "val_loss", epochs=2) == [2.5, 1.5]
+    assert best_of(logged(history, "val_accuracy"), "max") == 0.7
+    assert best_of([float("nan"), 3.0], "min") == 3.0
 
 
 def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path):
@@ -205,3 +238,4 @@ def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path
     assert len(logged_history(tmp_path / "run" / "history.csv")["loss"]) == 3
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "reviews.tsv", "run"]
+    assert not (tmp_path / "run" / "backup").exists()  # complete: a rerun starts over

@@ -136,7 +136,9 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
           f"{tokenizer.vocabulary_size()}; {model.count_params():,} parameters")
     history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                  patience=config.patience, strategy=session.strategy, checkpoint_every=session.checkpoint_every)
+                  patience=config.patience,
+                  key=config_lib.to_json(config), strategy=session.strategy,
+                  checkpoint_every=session.checkpoint_every)
     report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split]),
                       "characters": len(splits[split])}
               for split in ("validation", "test")}

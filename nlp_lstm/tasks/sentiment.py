@@ -173,10 +173,15 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
           f"{labels}; {classifier.count_params():,} parameters")
-    steps_per_epoch, tokens_per_epoch = epoch_size(make_batches(config.batch_size))
+    # Counted without subword sampling, so every worker of a distributed run agrees.
+    steps_per_epoch, tokens_per_epoch = epoch_size(make_dataset(
+        splits["train"], labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True,
+        "training data"))
     history = fit(classifier, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
-                  mode="max", patience=config.patience, strategy=session.strategy, checkpoint_every=session.checkpoint_every)
+                  mode="max", patience=config.patience,
+                  key=config_lib.to_json(config), strategy=session.strategy,
+                  checkpoint_every=session.checkpoint_every)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
     report.update(training_record(classifier, history, steps_per_epoch, tokens_per_epoch))
     run.write_json("metrics.json", report)

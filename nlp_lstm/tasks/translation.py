@@ -227,14 +227,16 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
                            config.dropout, config.embedding_dropout, check_cell(config.cell),
                            name="translator")
         model.build()
-    steps_per_epoch, tokens_per_epoch = epoch_size(make_batches(config.batch_size))
+    # Counted without subword sampling, so every worker of a distributed run agrees.
+    steps_per_epoch, tokens_per_epoch = epoch_size(make_dataset(
+        train_pairs, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True))
     compile_model(model, config, config.epochs * steps_per_epoch)
     print(f"training on {len(train_pairs.sources):,} pairs ({len(splits['train'].sources):,} "
           f"before expanding '/' alternatives), vocabulary {tokenizer.vocabulary_size()}; "
           f"{model.count_params():,} parameters")
     history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, patience=config.patience,
-                  strategy=session.strategy,
+                  key=config_lib.to_json(config), strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
     report = {**training_record(model, history, steps_per_epoch, tokens_per_epoch),
               **(extra_report or {})}
