@@ -184,3 +184,41 @@ def test_a_killed_worker_resumes_the_job_from_its_checkpoint(tmp_path):
     assert metrics["training_steps"] == 3 * metrics["steps_per_epoch"]  # as if uninterrupted
     assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]
     assert np.isfinite(metrics["test"]["accuracy"])
+
+
+MIRRORED = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from nlp_lstm.training import RunDirectory, fit
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x = np.random.default_rng(0).normal(size=(96, 3)).astype("float32")
+y = x.sum(axis=1, keepdims=True)
+
+def make_batches(size):
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    return data.shuffle(96, seed=1, reshuffle_each_iteration=True).batch(size)
+
+with strategy.scope():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    history = fit(model, make_batches, make_batches(16), RunDirectory(sys.argv[1]), batch_size=16,
+                  epochs=3, steps_per_epoch=6, patience=9, strategy=strategy)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"],
+                  "steps": history["total_steps"]}))
+"""
+
+
+def test_mirrored_training_splits_each_batch_over_two_replicas(tmp_path):
+    """Two logical CPUs stand in for two GPUs: one input pipeline feeds both replicas."""
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2 and out["steps"] == 18
+    assert out["loss"][-1] < out["loss"][0]

@@ -190,18 +190,22 @@ def test_loss_ignores_padding_and_smooths_labels():
 
 
 @pytest.fixture(scope="module")
-def translate(trained):
-    return tf.saved_model.load(str(trained / "exports" / "1")).signatures["translate"]
+def signatures(trained):
+    return tf.saved_model.load(str(trained / "exports" / "1")).signatures
 
 
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large, HealthCheck.too_slow])
 @given(sources=batches, beam_size=st.integers(0, 4), max_length=st.integers(0, 30))
-def test_any_sources_get_bounded_translations(translate, sources, beam_size, max_length):
-    out = translate(source=tf.constant(sources, tf.string), beam_size=tf.constant(beam_size),
-                    max_length=tf.constant(max_length))
+def test_any_sources_get_bounded_translations(signatures, sources, beam_size, max_length):
     batch = len(sources)
+    default = signatures["serving_default"](source=tf.constant(sources, tf.string))
+    assert default["translation"].shape == default["score"].shape == (batch,)
+    assert np.all(default["score"].numpy() <= 0.0)
+    out = signatures["translate"](source=tf.constant(sources, tf.string),
+                                  beam_size=tf.constant(beam_size),
+                                  max_length=tf.constant(max_length))
     assert out["translation"].shape == out["score"].shape == (batch,)
     assert np.all(out["score"].numpy() <= 0.0)
     steps = out["target_pieces"].shape[1]
