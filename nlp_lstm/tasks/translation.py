@@ -17,6 +17,7 @@ from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
+from nlp_lstm.distribute import build_before_fit
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import (
@@ -346,6 +347,8 @@ def command_finetune(args) -> None:
         tokenizer = SentencePieceTokenizer(proto, name="tokenizer")
         validation = make_dataset(reference_pairs(splits["validation"]), tokenizer, config, False)
         compile_model(model, config, 1)
+        if session.strategy.num_replicas_in_sync > 1:  # see distribute.build_before_fit
+            build_before_fit(model, session.strategy, next(iter(validation)))
         before = float(model.evaluate(validation, verbose=0))
         print(f"fine-tuning {version} on {source} (tokenizer kept); validation loss before: "
               f"{before:.3f}")
