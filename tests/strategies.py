@@ -1,5 +1,6 @@
 """Hypothesis strategies for what users throw at exported signatures."""
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 # Any Unicode scalar (control characters, combining marks, emoji, RTL...), as UTF-8;
@@ -16,3 +17,9 @@ small_batches = st.lists(one_input, min_size=1, max_size=6)
 large_batches = st.lists(st.one_of(st.just(b""), unicode_text, invalid_utf8),
                          min_size=100, max_size=300)
 batches = st.one_of(small_batches, large_batches)
+
+# Each example calls a SavedModel signature: a dozen fixed (derandomized) examples per test.
+signature_examples = settings(max_examples=12, deadline=None, derandomize=True,
+                              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                     HealthCheck.data_too_large,
+                                                     HealthCheck.too_slow])

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from strategies import batches
+from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.tasks import generation
@@ -118,9 +118,7 @@ def served(trained):
     return tf.saved_model.load(str(trained / "exports" / "1")).signatures["serving_default"]
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@signature_examples
 @given(prompts=batches, new=st.integers(0, 60), temperature=st.floats(0.0, 2.0),
        top_k=st.integers(0, 100), top_p=st.floats(0.0, 1.0), seed=st.integers(0, 2**40))
 def test_any_prompts_get_bounded_continuations(served, prompts, new, temperature, top_k,

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
-from strategies import batches
+from hypothesis import given
+from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.layers import MaskedMaxMeanPooling
@@ -161,9 +161,7 @@ def served(trained):
     return tf.saved_model.load(str(trained / "exports" / "1")).signatures["serving_default"]
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@signature_examples
 @given(texts=batches)
 def test_any_batch_of_strings_gets_one_valid_prediction_each(served, texts):
     out = served(text=tf.constant(texts, tf.string))

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from strategies import batches
+from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.data.sources import parallel_splits
@@ -194,9 +194,7 @@ def signatures(trained):
     return tf.saved_model.load(str(trained / "exports" / "1")).signatures
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@signature_examples
 @given(sources=batches, beam_size=st.integers(0, 4), max_length=st.integers(0, 30))
 def test_any_sources_get_bounded_translations(signatures, sources, beam_size, max_length):
     batch = len(sources)
