@@ -66,7 +66,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     Each save writes ``step-<global step>.weights.h5`` under a temporary name, renames
     it into place, then atomically replaces ``position.json`` that points to it, and
-    removes older files: at any moment the folder holds one complete checkpoint.
+    removes all but the last two: at any moment the folder holds a complete checkpoint,
+    and a pointer read a moment ago still names an existing file.
     Nothing is saved once the loss is NaN or infinite. Put it after the callbacks that
     write an epoch's results, so a saved epoch end means those results are on disk.
 
@@ -107,9 +108,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         pointer.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name,
                                         "key": self.key}))
         os.replace(pointer, self.directory / POSITION_FILE)
-        for old in self.directory.glob("step-*.weights.h5"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
+        # Keep the previous file too: a reader that read the old pointer just before
+        # the replace (another worker, a monitor) still finds the weights it names.
+        saved = sorted(self.directory.glob("step-*.weights.h5"),
+                       key=lambda path: int(path.name.split("-")[1].split(".")[0]))
+        for old in saved[:-2]:
+            old.unlink(missing_ok=True)
 
 
 def logged(history_file: Path, monitor: str, epochs: int | None = None) -> list[float]:

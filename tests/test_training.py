@@ -81,11 +81,14 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
 def test_a_clean_run_returns_its_history_and_keeps_its_checkpoint_for_the_caller(tmp_path):
     """Evaluation and export come after fit; until they succeed, a rerun resumes at the end."""
     run = RunDirectory(tmp_path / "run")
-    history = train(small_model(), regression(), run, epochs=2)
+    history = train(small_model(), regression(), run, epochs=2, checkpoint_every=4)
     assert len(history["loss"]) == 2 and history["seconds"] > 0
     assert history["steps"] == history["total_steps"] == 12
     position = read_position(run.path / "backup")
     assert (position.epoch, position.step) == (2, 0)
+    # Saved at steps 4, 6, 8 and 12; the one before the latest stays for a racing reader.
+    assert sorted(p.name for p in (run.path / "backup").glob("step-*")) == [
+        "step-12.weights.h5", "step-8.weights.h5"]
     again = train(small_model(), regression(), run, epochs=2)
     assert again["steps"] == 0 and len(again["loss"]) == 2
 
