@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: demo test test-slow corpora-check clean
+.PHONY: demo test test-slow bench corpora-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,22 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+# Speed of training (each recipe's model; the language model at the PyTorch peer's shape,
+# in the automatic precision and in float32), of the exports, tokenizers and input
+# pipelines: JSON lines. Benchmarks the demo's exports, training them first if missing.
+bench: $(STAMP)
+	test -d saved_models/sentiment -a -d saved_models/generation -a -d saved_models/translation \
+		|| $(PY) -m nlp_lstm.demo
+	$(PY) bench/training_speed.py
+	$(PY) bench/training_speed.py --precision float32
+	$(PY) bench/training_speed.py --model sentiment --vocab 8000 --embed 128 --units 128 --seq 48
+	$(PY) bench/training_speed.py --model translation --vocab 2000 --embed 96 --units 96 \
+		--layers 1 --seq 16 --batch 32
+	$(PY) bench/sentiment_speed.py
+	$(PY) bench/generation_speed.py
+	$(PY) bench/translation_speed.py
+	$(PY) bench/data_speed.py
 
 # Rebuild the bundled corpora from the registries and compare byte for byte.
 corpora-check: $(STAMP)

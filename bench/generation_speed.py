@@ -11,12 +11,11 @@ Prints one JSON line per setting.
 """
 
 import argparse
-import json
-import statistics
-import time
 
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (SentencePiece ops, as any consumer would load)
+
+from timing import median, newest_version, report, seconds_per_call
 
 
 def main() -> None:
@@ -25,37 +24,27 @@ def main() -> None:
     parser.add_argument("--new-chars", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    path = args.model
-    if not tf.io.gfile.exists(f"{path}/saved_model.pb"):
-        path = f"{path}/{max(int(v) for v in tf.io.gfile.listdir(path) if v.strip('/').isdigit())}"
+    path = newest_version(args.model)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     base = "ROMEO:\nBut soft, what light through yonder window breaks?\n"
     prompts = {"short": "ROMEO:\n", "1000_chars": (base * 20)[:1000]}
     for batch in (1, 32):
         for name, prompt in prompts.items():
-            def median_seconds(new_chars):
-                def call():
-                    return serve(prompt=tf.constant([prompt] * batch),
-                                 max_new_chars=tf.constant(new_chars),
-                                 temperature=tf.constant(0.8), top_k=tf.constant(0),
-                                 top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64))["text"]
-                call().numpy()  # warm-up
-                times = []
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    call().numpy()
-                    times.append(time.perf_counter() - start)
-                return statistics.median(times)
+            def seconds(new_chars: int) -> float:
+                return median(seconds_per_call(lambda: serve(
+                    prompt=tf.constant([prompt] * batch), max_new_chars=tf.constant(new_chars),
+                    temperature=tf.constant(0.8), top_k=tf.constant(0), top_p=tf.constant(1.0),
+                    seed=tf.constant(1, tf.int64))["text"].numpy(), args.repeats))
 
-            total, priming = median_seconds(args.new_chars), median_seconds(0)
-            print(json.dumps({
-                "benchmark": "generation_speed", "export": path, "batch": batch, "prompt": name,
-                "new_chars": args.new_chars, "seconds_median": round(total, 4),
-                "priming_seconds": round(priming, 4),
-                "ms_per_new_char": round(1000 * (total - priming) / args.new_chars, 3),
-                "chars_per_second": round(batch * args.new_chars / total, 1),
-                "new_chars_per_second_after_priming":
-                    round(batch * args.new_chars / (total - priming), 1)}))
+            total, priming = seconds(args.new_chars), seconds(0)
+            report("generation_speed", export=path, batch=batch, prompt=name,
+                   new_chars=args.new_chars, seconds_median=round(total, 4),
+                   priming_seconds=round(priming, 4),
+                   ms_per_new_char=round(1000 * (total - priming) / args.new_chars, 3),
+                   chars_per_second=round(batch * args.new_chars / total, 1),
+                   new_chars_per_second_after_priming=round(
+                       batch * args.new_chars / (total - priming), 1))
+
 
 if __name__ == "__main__":
     main()

@@ -11,13 +11,12 @@ Prints one JSON line per setting.
 
 import argparse
 import gzip
-import json
-import statistics
-import time
 from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (SentencePiece ops, as any consumer would load)
+
+from timing import median, newest_version, report, seconds_per_call
 
 TEST_PAIRS = Path(__file__).resolve().parents[1] / "nlp_lstm/corpora/ding_en_de/test.tsv.gz"
 
@@ -29,9 +28,7 @@ def main() -> None:
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    path = args.model
-    if not tf.io.gfile.exists(f"{path}/saved_model.pb"):
-        path = f"{path}/{max(int(v) for v in tf.io.gfile.listdir(path) if v.strip('/').isdigit())}"
+    path = newest_version(args.model)
     translate = tf.saved_model.load(path).signatures["translate"]
     with gzip.open(TEST_PAIRS, "rt", encoding="utf-8") as f:
         sources = [line.split("\t")[0] for line in f.read().splitlines()[1:]][: args.sentences]
@@ -45,20 +42,11 @@ def main() -> None:
                     translate(source=tf.constant(chunk), beam_size=tf.constant(beam),
                               max_length=tf.constant(0))["translation"].numpy()
 
-            run()  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - start)
-            seconds = statistics.median(times)
-            print(json.dumps({
-                "benchmark": "translation_speed", "export": path, "batch": batch,
-                "search": search, "beam_size": beam, "sentences": count,
-                "seconds_median": round(seconds, 3),
-                "sentences_per_second": round(count / seconds, 1),
-                "ms_per_batch": round(1000 * seconds / len(batches), 1)}))
-
+            seconds = median(seconds_per_call(run, args.repeats))
+            report("translation_speed", export=path, batch=batch, search=search, beam_size=beam,
+                   sentences=count, seconds_median=round(seconds, 3),
+                   sentences_per_second=round(count / seconds, 1),
+                   ms_per_batch=round(1000 * seconds / len(batches), 1))
 
 if __name__ == "__main__":
     main()

@@ -118,8 +118,8 @@ def add_keras_model(directory: Path, keras_file: Path) -> None:
 
 def load_trainable(model_dir: str | Path, task: str, assets: tuple[str, ...] = ()
                    ) -> tuple[Path, dict, object, dict[str, bytes]]:
-    """What fine-tuning continues from: an export's Keras model (loaded in safe mode)
-    and asset files.
+    """What fine-tuning continues from: an export's Keras model (loaded in safe mode,
+    computing in the global dtype policy, see ``nlp_lstm.precision``) and asset files.
 
     Args:
         model_dir: a version directory, or a task folder (newest version).
@@ -134,10 +134,14 @@ def load_trainable(model_dir: str | Path, task: str, assets: tuple[str, ...] = (
     """
     import keras
 
+    from nlp_lstm.precision import set_model_policy
+
     version, metadata = resolve(model_dir, task)
     try:
         model = keras.saving.load_model(version / KERAS_DIR / KERAS_FILE, safe_mode=True)
         files = {name: (version / "assets" / name).read_bytes() for name in assets}
     except (FileNotFoundError, ValueError, OSError) as error:
         raise NlpLstmError(f"export is incomplete or corrupt: {error}", path=version) from None
+    # Exports are float32; fine-tuning trains in the precision set for it.
+    set_model_policy(model, keras.mixed_precision.dtype_policy().name)
     return version, metadata, model, files

@@ -2,7 +2,8 @@
 
     recipes/<task>.py train    [--preset quick|full] [--data PATH | --dataset NAME]
                                [--run-dir DIR] [--export-dir DIR] [--strategy NAME]
-                               [--checkpoint-every STEPS] [--<config-field> VALUE ...]
+                               [--checkpoint-every STEPS] [--precision NAME]
+                               [--<config-field> VALUE ...]
     recipes/<task>.py evaluate --model EXPORT [--data PATH | --dataset NAME] [--split test]
     recipes/<task>.py export   --run-dir DIR [--export-dir DIR]
     recipes/<task>.py finetune --from EXPORT --data PATH [--run-dir DIR] [--export-dir DIR] [...]
@@ -20,8 +21,11 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
+import keras
+
 from nlp_lstm.distribute import STRATEGIES, make_strategy, writable_paths
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.precision import PRECISIONS, set_precision
 from nlp_lstm.training import CHECKPOINT_EVERY, RunDirectory, TrainingSession
 
 
@@ -54,6 +58,9 @@ def build_parser(task: str, description: str
             sub.add_argument("--strategy", choices=STRATEGIES, default="auto",
                              help="tf.distribute strategy (auto: mirrored on several GPUs; "
                                   "multi-worker reads TF_CONFIG)")
+            sub.add_argument("--precision", choices=PRECISIONS, default="auto",
+                             help="training precision (auto: bfloat16 where the CPU or GPU "
+                                  "multiplies it natively, else float32); exports are float32")
             sub.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
                              metavar="STEPS", help="steps between resumable checkpoints "
                                                    f"(default {CHECKPOINT_EVERY})")
@@ -97,22 +104,29 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 @contextlib.contextmanager
 def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
-    """The strategy (created first, as multi-worker training requires), this process's
-    run directory and export folder; the body runs in the strategy's scope.
+    """The training precision (Keras's global dtype policy, for the models built or
+    loaded next), the strategy (created first, as multi-worker training requires),
+    this process's run directory and export folder; the body runs in the strategy's
+    scope. The previous global policy is restored on exit.
 
     A run directory that holds a checkpoint is resumed (see ``training.fit``); the
     checkpoint is removed when the body completes.
     """
     if args.checkpoint_every < 1:
         raise NlpLstmError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
-    strategy = make_strategy(args.strategy)
-    with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
-        run_dir, export_dir = paths
-        session = TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
-                                  export_dir, args.checkpoint_every)
-        yield session
-        # Complete (trained, evaluated, exported): running the command again starts over.
-        shutil.rmtree(session.run.path / "backup", ignore_errors=True)
+    before = keras.mixed_precision.global_policy()
+    print(f"training precision: {set_precision(args.precision)}")
+    try:
+        strategy = make_strategy(args.strategy)
+        with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
+            run_dir, export_dir = paths
+            session = TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
+                                      export_dir, args.checkpoint_every)
+            yield session
+            # Complete (trained, evaluated, exported): running the command again starts over.
+            shutil.rmtree(session.run.path / "backup", ignore_errors=True)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None,

@@ -22,6 +22,7 @@ from nlp_lstm.callbacks import (POSITION_FILE, ResumableEarlyStopping, StopOnDiv
                                 TrainingCheckpoint, best_of, global_step, logged, read_position)
 from nlp_lstm.distribute import build_before_fit, training_input
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.precision import set_model_policy
 
 CHECKPOINT_EVERY = 100  # steps between mid-epoch checkpoints
 
@@ -141,8 +142,8 @@ class RunDirectory:
             raise NlpLstmError(f"not a finished run (missing {name})", path=self.path) from None
 
     def load_finished(self, task: str) -> tuple[dict, keras.Model, dict | None]:
-        """The saved config record, the Keras model and the metrics (if any) of a
-        finished ``task`` run.
+        """The saved config record, the Keras model (computing in float32, whatever
+        the precision it trained in) and the metrics (if any) of a finished ``task`` run.
 
         Raises:
             NlpLstmError: if the run is unfinished or belongs to another task.
@@ -156,6 +157,7 @@ class RunDirectory:
         except (ValueError, OSError) as error:
             raise NlpLstmError(f"cannot load {self.keras_model.name}: {error}",
                                path=self.path) from None
+        set_model_policy(model, "float32")
         metrics = json.loads(self.read_bytes("metrics.json")) if (
             self.path / "metrics.json").exists() else None
         return saved, model, metrics
@@ -188,11 +190,12 @@ def weights_digest(model: keras.Model) -> str:
 def training_record(model: keras.Model, history: dict, steps_per_epoch: int,
                     tokens_per_epoch: int) -> dict:
     """What a run's metrics say about its training (pops ``fit``'s ``seconds``,
-    ``steps`` and ``total_steps`` from ``history``). A resumed run counts the steps and
+    ``steps``, ``total_steps`` and ``precision`` from ``history``). A resumed run counts the steps and
     time of this attempt in the speeds, all steps in ``training_steps``."""
     seconds, steps = history.pop("seconds"), history.pop("steps")
     steps_per_second = steps / max(seconds, 1e-9)
     return {"training_seconds": seconds, "training_steps": history.pop("total_steps"),
+            "precision": history.pop("precision"),
             "steps_per_epoch": steps_per_epoch, "steps_per_second": steps_per_second,
             "tokens_per_second": steps_per_second * tokens_per_epoch / steps_per_epoch,
             "parameters": model.count_params(), "weights_sha256": weights_digest(model)}
@@ -210,11 +213,12 @@ def epoch_size(dataset: tf.data.Dataset) -> tuple[int, int]:
     return int(batches), int(tokens)
 
 
-def checkpoint_key(key: str, batch_size: int, steps_per_epoch: int, replicas: int) -> str:
+def checkpoint_key(key: str, batch_size: int, steps_per_epoch: int, replicas: int,
+                   precision: str = "float32") -> str:
     """What a checkpoint must match to be resumed: the caller's ``key`` (its config),
-    the batch size, the epoch length and the number of replicas."""
+    the batch size, the epoch length, the number of replicas and the dtype policy."""
     return hashlib.sha256(f"{key}|batch {batch_size}|epoch {steps_per_epoch} steps|"
-                          f"{replicas} replicas".encode()).hexdigest()
+                          f"{replicas} replicas|{precision}".encode()).hexdigest()
 
 
 def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], validation,
@@ -265,7 +269,9 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
             the run directory's checkpoint is damaged or was made with other settings.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    key = checkpoint_key(key, batch_size, steps_per_epoch, strategy.num_replicas_in_sync)
+    precision = model.dtype_policy.name
+    key = checkpoint_key(key, batch_size, steps_per_epoch, strategy.num_replicas_in_sync,
+                         precision)
     if strategy.num_replicas_in_sync > 1:
         build_before_fit(model, strategy, next(iter(make_batches(batch_size))))
     history_file = run.path / "history.csv"
@@ -273,7 +279,7 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     if position and position.key != key:
         raise NlpLstmError(
             "this run directory holds a checkpoint of a run with other settings (config, "
-            "batch size, data or replicas); rerun with the same ones to resume, or pass a new "
+            "batch size, data, replicas or precision); rerun with the same ones to resume, or pass a new "
             f"--run-dir (or delete {run.restore_from / 'backup'} to start this one over)",
             path=run.restore_from)
     if position is None:  # starting over
@@ -332,5 +338,7 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     total_steps = global_step(model)
     if run.best_weights.exists():
         model.load_weights(run.best_weights)
+    set_model_policy(model, "float32")  # evaluated, saved and exported in float32
     return {**logged_history(history_file), "seconds": seconds,
-            "steps": total_steps - start_step, "total_steps": total_steps}
+            "steps": total_steps - start_step, "total_steps": total_steps,
+            "precision": precision}

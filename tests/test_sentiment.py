@@ -170,3 +170,13 @@ def test_any_batch_of_strings_gets_one_valid_prediction_each(served, texts):
     assert probabilities.shape == (len(texts), 2) and np.all(np.isfinite(probabilities))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert set(out["label"].numpy()) <= {b"negative", b"positive"}
+
+
+def test_the_tokenizer_is_built_once_at_load_not_per_call(served):
+    """The SentencePiece model is a resource restored with the export: the signature
+    only runs the tokenize op, it never rebuilds the tokenizer from its proto."""
+    graph = served.graph.as_graph_def()
+    ops = [node.op for node in graph.node]
+    ops += [node.op for function in graph.library.function for node in function.node_def]
+    assert "SentencepieceTokenizeOp" in ops
+    assert "SentencepieceOp" not in ops

@@ -1,8 +1,9 @@
 """The recurrent cell variants every recipe can use: LSTM, GRU and peephole LSTM.
 
 ``lstm`` and ``gru`` are Keras's own layers with default activations and no
-recurrent dropout (so a GPU runs them on cuDNN); ``peephole`` is
-``PeepholeLSTM``, whose extra terms have no cuDNN kernel.
+recurrent dropout (so a GPU runs them on cuDNN), with their input projection
+hoisted out of the time loop elsewhere (``HoistedLSTM``, ``HoistedGRU``);
+``peephole`` is ``PeepholeLSTM``, whose extra terms have no cuDNN kernel.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import keras
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.layers.hoisted_gru import HoistedGRU
+from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
 from nlp_lstm.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 
 CELLS = ("lstm", "gru", "peephole")
-_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "peephole": PeepholeLSTM}
+_LAYERS = {"lstm": HoistedLSTM, "gru": HoistedGRU, "peephole": PeepholeLSTM}
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell,
           "peephole": PeepholeLSTMCell}
 

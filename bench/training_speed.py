@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Training throughput of a recipe's model: tokens per second, one JSON line.
+
+Trains the library's own model on random token ids at a given shape with Adam and the
+recipe's loss, times each of ``--steps`` steps after ``--warmup`` untimed ones, and
+reports the median step. The default shape is the one of the PyTorch peer
+(``../shared/bench/torch_lstm_reference.py``): a character language model with a
+vocabulary of 80, embedding 64, 2 x LSTM 512, sequences of 100, batch 64. Run both in
+one sitting and compare ``tokens_per_s`` (this machine's speed drifts; a ratio holds):
+
+    .venv/bin/python bench/training_speed.py                        # precision auto
+    .venv/bin/python bench/training_speed.py --precision float32
+    /tmp/torchref/bin/python ../shared/bench/torch_lstm_reference.py
+
+``--model sentiment`` and ``--model translation`` time those recipes' models
+(``--units`` per direction in the encoder; translation decodes ``--seq`` target
+tokens from ``--seq`` source tokens, and counts both). ``peak_memory_mb`` is the
+process's peak resident memory (TensorFlow itself takes about 0.7 GB of it).
+"""
+
+import argparse
+import resource
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nlp_lstm.layers.cells import CELLS
+from nlp_lstm.losses import MaskedSequenceCrossEntropy
+from nlp_lstm.models.char_language_model import build_char_language_model
+from nlp_lstm.models.sentiment import build_sentiment_classifier
+from nlp_lstm.models.translator import Translator
+from nlp_lstm.precision import PRECISIONS, set_precision
+from timing import report
+
+
+def build(args) -> tuple[keras.Model, keras.losses.Loss]:
+    if args.model == "lm":
+        model = build_char_language_model(args.vocab, args.embed, args.units, args.layers,
+                                          dropout=0.0, cell=args.cell)
+        return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if args.model == "sentiment":
+        model = build_sentiment_classifier(args.vocab, 2, args.embed, args.units, args.layers,
+                                           cell=args.cell)
+        return model, keras.losses.SparseCategoricalCrossentropy()
+    model = Translator(args.vocab, args.embed, args.units, args.layers, 2 * args.units,
+                       cell=args.cell)
+    return model, MaskedSequenceCrossEntropy(0.1)
+
+
+def batches(args, count: int):
+    rng = np.random.default_rng(0)
+    ids = lambda: rng.integers(1, args.vocab, (count * args.batch, args.seq)).astype("int32")
+    if args.model == "lm":
+        inputs, targets = ids(), ids()
+    elif args.model == "sentiment":
+        inputs, targets = ids(), rng.integers(0, 2, count * args.batch).astype("int32")
+    else:
+        inputs, targets = (ids(), ids()), ids()
+    return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(args.batch).repeat()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("lm", "sentiment", "translation"), default="lm")
+    parser.add_argument("--cell", choices=CELLS, default="lstm")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--vocab", type=int, default=80)
+    parser.add_argument("--embed", type=int, default=64)
+    parser.add_argument("--units", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--seq", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+
+    policy = set_precision(args.precision)
+    keras.utils.set_random_seed(0)
+    model, loss = build(args)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    ends = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
+    model.fit(batches(args, 8), steps_per_epoch=args.warmup + args.steps, epochs=1, verbose=0,
+              callbacks=[record])
+    step_seconds = np.diff(ends[args.warmup - 1:])
+    tokens = args.batch * args.seq * (2 if args.model == "translation" else 1)
+    report("training_speed", model=args.model, cell=args.cell, policy=policy,
+           tokens_per_s=round(tokens / statistics.median(step_seconds), 1),
+           seconds_per_step={"median": round(statistics.median(step_seconds), 4),
+                             "min": round(min(step_seconds), 4),
+                             "max": round(max(step_seconds), 4)},
+           steps=len(step_seconds),
+           peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+           shape={k: getattr(args, k) for k in ("vocab", "embed", "units", "layers", "seq",
+                                                "batch")})
+
+
+if __name__ == "__main__":
+    main()

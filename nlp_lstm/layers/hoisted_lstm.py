@@ -1,0 +1,67 @@
+"""``keras.layers.LSTM`` with its input projection hoisted out of the time loop off cuDNN."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from nlp_lstm.layers.hoisted_rnn import first_mask, hoistable, input_projection, run_hoisted
+from nlp_lstm.layers.lstm_kernel import lstm_over_time
+
+
+@keras.saving.register_keras_serializable(package="nlp_lstm")
+class HoistedLSTM(keras.layers.LSTM):
+    """Computes what ``keras.layers.LSTM`` computes, with the same weights and config.
+
+    On a GPU it is that layer (cuDNN). Elsewhere ``inputs @ kernel + bias`` is one
+    product over all steps and each step only adds ``h @ recurrent_kernel`` (see
+    ``nlp_lstm.layers.hoisted_rnn``); with the default activations the loop is
+    ``lstm_over_time``, whose gradient keeps the large products out of the loop too.
+    With dropout inside the cell it falls back to Keras's loop.
+
+    Example:
+        >>> layer = HoistedLSTM(64, return_sequences=True)
+        >>> outputs = layer(keras.ops.ones((2, 10, 8)))   # [2, 10, 64]
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not hoistable(self):
+            return super().inner_loop(sequences, initial_state, mask, training)
+        cell = self.cell
+        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+        if (keras.activations.serialize(cell.activation) == "tanh"
+                and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"):
+            return self._fused_loop(sequences, recurrent_kernel, initial_state, first_mask(mask))
+        projected = input_projection(sequences, cell.kernel, cell.bias if cell.use_bias else None)
+
+        def step(z_x, states):
+            h, c = states
+            z = ops.split(z_x + ops.matmul(h, recurrent_kernel), 4, axis=-1)
+            c, o = cell._compute_carry_and_output_fused(z, c)
+            h = o * cell.activation(c)
+            return h, [h, c]
+
+        return run_hoisted(self, projected, step, initial_state, mask)
+
+    def _fused_loop(self, sequences, recurrent_kernel, initial_state, mask):
+        """``lstm_over_time`` with Keras's conventions for direction, masked outputs
+        and return values (those of ``keras.layers.RNN.inner_loop``)."""
+        cell = self.cell
+        inputs = tf.transpose(sequences, [1, 0, 2])  # time-major before the projection
+        mask = None if mask is None else tf.transpose(mask)
+        if self.go_backwards:  # processed and returned in reverse order, as Keras does
+            inputs = tf.reverse(inputs, [0])
+            mask = None if mask is None else tf.reverse(mask, [0])
+        bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units])
+        h, c = lstm_over_time(ops.matmul(inputs, cell.kernel), bias, recurrent_kernel,
+                              *initial_state, mask=mask)
+        outputs = h
+        if mask is not None:  # a masked step outputs zeros, or the last unmasked output
+            shown = mask if self.zero_output_for_mask else tf.cumsum(
+                tf.cast(mask, tf.int32), axis=0) > 0
+            outputs = tf.where(shown[..., None], h, tf.zeros_like(h))
+        dtype = self.compute_dtype
+        outputs, last = tf.cast(outputs, dtype), tf.cast(outputs[-1], dtype)
+        sequence = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last[:, None]
+        return last, sequence, [tf.cast(h[-1], dtype), tf.cast(c, dtype)]

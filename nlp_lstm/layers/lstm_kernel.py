@@ -1,0 +1,96 @@
+"""An LSTM's time loop with a hand-written gradient, for CPUs (GPUs use cuDNN).
+
+Autodiff through a time loop multiplies, at every step, the step's state by its
+gradient to accumulate the recurrent kernel's gradient: a product whose inner
+dimension is the batch, which runs far from the CPU's peak, plus a stack of every
+intermediate. Here the backward loop only carries the state gradients and records
+the gate gradients; the kernel's gradient is then one large product over all steps
+(``H_prev^T @ dZ``). Gate arithmetic is done in float32 (also under mixed precision,
+where only the matrix products run in 16 bits).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None):
+    """Runs an LSTM (sigmoid gates, tanh activations, gate order i, f, c, o as in
+    ``keras.layers.LSTM``) over time-major inputs already multiplied by the kernel.
+
+    Where ``mask`` is false, the states carry over unchanged.
+
+    Args:
+        projected: ``[time, batch, 4 * units]``, ``inputs @ kernel``.
+        bias: ``[4 * units]`` (zeros for none).
+        recurrent_kernel: ``[units, 4 * units]``; its dtype is the products' dtype.
+        h0, c0: ``[batch, units]`` initial states.
+        mask: optional ``bool[time, batch]``.
+
+    Returns:
+        ``(h, c_last)``: the hidden state after every step ``[time, batch, units]`` and
+        the last cell state, in float32.
+    """
+    step_mask = (tf.ones(tf.shape(projected)[:2], tf.float32) if mask is None
+                 else tf.cast(mask, tf.float32))[..., None]
+    recurrent_kernel = tf.identity(recurrent_kernel)  # a tensor, even when given a variable
+    bias, h0, c0 = (tf.cast(x, tf.float32) for x in (bias, h0, c0))
+    if projected.shape[0] == 1:  # one step (as in generation): no loop to run
+        h, c, _ = _step(projected[0], step_mask[0], h0, c0, bias, recurrent_kernel)
+        return h[None], c
+    return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
+
+
+def _times(x, kernel, transpose=False):
+    """``x @ kernel`` (or ``kernel^T``) in the kernel's dtype, returned in float32."""
+    return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel, transpose_b=transpose),
+                   tf.float32)
+
+
+def _step(z_x, m, h, c, bias, recurrent_kernel):
+    """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
+    z = tf.cast(z_x, tf.float32) + bias + _times(h, recurrent_kernel)
+    z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+    i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+    c_new = m * (f * c + i * g) + (1 - m) * c
+    h_new = m * (o * tf.tanh(c_new)) + (1 - m) * h
+    return h_new, c_new, tf.concat([i, f, g, o], -1)
+
+
+@tf.custom_gradient
+def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
+    def forward(carry, inputs):
+        return _step(inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel)
+
+    gates_shape = tf.zeros_like(projected[0], tf.float32)
+    h, c, gates = tf.scan(forward, (projected, step_mask), initializer=(h0, c0, gates_shape))
+    h_prev = tf.concat([h0[None], h[:-1]], 0)
+    c_prev = tf.concat([c0[None], c[:-1]], 0)
+
+    def backward(d_h, d_c_last):
+        def step(carry, inputs):
+            dh, dc = carry[0], carry[1]
+            d_h_t, gates_t, c_prev_t, c_t, m = inputs
+            i, f, g, o = tf.split(gates_t, 4, axis=-1)
+            dh = dh + d_h_t
+            tanh_c = tf.tanh(c_t)
+            dh_new, dc_new = m * dh, m * dc
+            dc_new = dc_new + dh_new * o * (1 - tanh_c * tanh_c)
+            dz = tf.concat([dc_new * g * i * (1 - i), dc_new * c_prev_t * f * (1 - f),
+                            dc_new * i * (1 - g * g), dh_new * tanh_c * o * (1 - o)], -1)
+            dh_prev = (1 - m) * dh + _times(dz, recurrent_kernel, transpose=True)
+            return dh_prev, (1 - m) * dc + dc_new * f, dz
+
+        start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
+        dh_prev, dc_prev, dz = tf.scan(
+            step, (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask), initializer=start,
+            reverse=True)
+        units = tf.shape(h0)[-1]
+        dz_flat = tf.reshape(dz, [-1, 4 * units])
+        dtype = recurrent_kernel.dtype
+        d_kernel = tf.matmul(tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
+                             tf.cast(dz_flat, dtype), transpose_a=True)
+        return (tf.cast(dz, projected.dtype), tf.reduce_sum(dz_flat, 0), d_kernel, dh_prev[0],
+                dc_prev[0], None)
+
+    return (h, c[-1]), backward
