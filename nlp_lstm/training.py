@@ -279,8 +279,8 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     if position and position.key != key:
         raise NlpLstmError(
             "this run directory holds a checkpoint of a run with other settings (config, "
-            "batch size, data, replicas or precision); rerun with the same ones to resume, or pass a new "
-            f"--run-dir (or delete {run.restore_from / 'backup'} to start this one over)",
+            "batch size, data, replicas or precision); rerun with the same ones to resume, or "
+            f"pass a new --run-dir (or delete {run.restore_from / 'backup'} to start this one over)",
             path=run.restore_from)
     if position is None:  # starting over
         history_file.unlink(missing_ok=True)

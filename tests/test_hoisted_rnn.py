@@ -75,3 +75,17 @@ def test_hoisted_layers_save_and_reload_in_safe_mode(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded(X), model(X), atol=1e-6)
     assert {type(layer) for layer in reloaded._flatten_layers()} >= {HoistedLSTM, HoistedGRU}
+
+
+@pytest.mark.parametrize("mask", [None, MASK[:, :1]])
+def test_one_step_equals_keras_lstm(mask):
+    """The single-step path of generation, also with a masked row."""
+    settings = {"return_sequences": True, "return_state": True}
+    theirs, ours = keras.layers.LSTM(6, **settings), HoistedLSTM(6, **settings)
+    state = [tf.random.stateless_normal([4, 6], [i, 2]) for i in range(2)]
+    theirs(X[:, :1], mask=mask, initial_state=state)
+    ours(X[:, :1], mask=mask, initial_state=state)
+    ours.set_weights(theirs.get_weights())
+    for a, e in zip(ours(X[:, :1], mask=mask, initial_state=state),
+                    theirs(X[:, :1], mask=mask, initial_state=state)):
+        np.testing.assert_allclose(a, e, atol=1e-6)

@@ -18,7 +18,8 @@ class HoistedLSTM(keras.layers.LSTM):
     product over all steps and each step only adds ``h @ recurrent_kernel`` (see
     ``nlp_lstm.layers.hoisted_rnn``); with the default activations the loop is
     ``lstm_over_time``, whose gradient keeps the large products out of the loop too.
-    With dropout inside the cell it falls back to Keras's loop.
+    A one-step sequence (generation) runs the cell directly. With dropout inside the
+    cell it falls back to Keras's loop.
 
     Example:
         >>> layer = HoistedLSTM(64, return_sequences=True)
@@ -28,11 +29,15 @@ class HoistedLSTM(keras.layers.LSTM):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not hoistable(self):
             return super().inner_loop(sequences, initial_state, mask, training)
+        mask = first_mask(mask)
+        if sequences.shape[1] == 1:
+            return self._one_step(sequences[:, 0], initial_state,
+                                  None if mask is None else mask[:, 0], training)
         cell = self.cell
         recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
         if (keras.activations.serialize(cell.activation) == "tanh"
                 and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"):
-            return self._fused_loop(sequences, recurrent_kernel, initial_state, first_mask(mask))
+            return self._fused_loop(sequences, recurrent_kernel, initial_state, mask, training)
         projected = input_projection(sequences, cell.kernel, cell.bias if cell.use_bias else None)
 
         def step(z_x, states):
@@ -44,7 +49,17 @@ class HoistedLSTM(keras.layers.LSTM):
 
         return run_hoisted(self, projected, step, initial_state, mask)
 
-    def _fused_loop(self, sequences, recurrent_kernel, initial_state, mask):
+    def _one_step(self, inputs, initial_state, mask, training):
+        """A single step (each generated character): the cell itself, without a loop.
+        A masked row keeps its states and outputs zeros (as Keras's loop does)."""
+        output, (h, c) = self.cell(inputs, list(initial_state), training=training)
+        if mask is not None:
+            keep = ops.expand_dims(mask, -1)
+            output = ops.where(keep, output, ops.zeros_like(output))
+            h, c = ops.where(keep, h, initial_state[0]), ops.where(keep, c, initial_state[1])
+        return output, output[:, None], [h, c]
+
+    def _fused_loop(self, sequences, recurrent_kernel, initial_state, mask, training):
         """``lstm_over_time`` with Keras's conventions for direction, masked outputs
         and return values (those of ``keras.layers.RNN.inner_loop``)."""
         cell = self.cell
@@ -55,7 +70,7 @@ class HoistedLSTM(keras.layers.LSTM):
             mask = None if mask is None else tf.reverse(mask, [0])
         bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units])
         h, c = lstm_over_time(ops.matmul(inputs, cell.kernel), bias, recurrent_kernel,
-                              *initial_state, mask=mask)
+                              *initial_state, mask=mask, training=bool(training))
         outputs = h
         if mask is not None:  # a masked step outputs zeros, or the last unmasked output
             shown = mask if self.zero_output_for_mask else tf.cumsum(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None):
+def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, training=True):
     """Runs an LSTM (sigmoid gates, tanh activations, gate order i, f, c, o as in
     ``keras.layers.LSTM``) over time-major inputs already multiplied by the kernel.
 
@@ -26,6 +26,8 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None):
         recurrent_kernel: ``[units, 4 * units]``; its dtype is the products' dtype.
         h0, c0: ``[batch, units]`` initial states.
         mask: optional ``bool[time, batch]``.
+        training: whether a gradient will be asked for; without, the loop keeps no
+            gates for it (serving reads long prompts with a fraction of the memory).
 
     Returns:
         ``(h, c_last)``: the hidden state after every step ``[time, batch, units]`` and
@@ -35,9 +37,11 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None):
                  else tf.cast(mask, tf.float32))[..., None]
     recurrent_kernel = tf.identity(recurrent_kernel)  # a tensor, even when given a variable
     bias, h0, c0 = (tf.cast(x, tf.float32) for x in (bias, h0, c0))
-    if projected.shape[0] == 1:  # one step (as in generation): no loop to run
-        h, c, _ = _step(projected[0], step_mask[0], h0, c0, bias, recurrent_kernel)
-        return h[None], c
+    if not training:
+        h, c = tf.scan(lambda carry, inputs: _step(inputs[0], inputs[1], carry[0], carry[1], bias,
+                                                   recurrent_kernel)[:2],
+                       (projected, step_mask), initializer=(h0, c0))
+        return h, c[-1]
     return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
 
 
