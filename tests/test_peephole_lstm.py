@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from nlp_lstm.layers.peephole_lstm import PeepholeLSTM
 from test_lstm_equations import sigmoid
@@ -71,3 +72,23 @@ def test_peephole_layer_round_trips_through_a_keras_file(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "peephole.keras", safe_mode=True)
     x = np.ones((2, 5, 3), "float32")
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+
+
+def test_zero_peepholes_equal_keras_lstm_with_masks_and_gradients():
+    """The hoisted loop of the layer against Keras's LSTM: masked rows, reversed
+    direction, and the gradients of the inputs and weights."""
+    x = tf.constant(np.random.default_rng(5).normal(size=(3, 6, 5)).astype("float32"))
+    mask = np.array([[1] * 6, [1] * 3 + [0] * 3, [0] + [1] * 5], bool)
+    W, U, b, _ = random_weights(6, 5, 4)
+    results = []
+    for layer in (PeepholeLSTM(4, return_sequences=True, go_backwards=True),
+                  keras.layers.LSTM(4, return_sequences=True, go_backwards=True)):
+        layer.build(x.shape)
+        layer.set_weights([W, U, b] + [np.zeros((3, 4), "float32")] * (len(layer.weights) - 3))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, mask=mask)
+            loss = tf.reduce_sum(outputs * tf.range(1.0, 5.0))
+        results.append([outputs, *tape.gradient(loss, [x, *layer.weights[:3]])])
+    for actual, expected in zip(*results):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)

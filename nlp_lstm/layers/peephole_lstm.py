@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from nlp_lstm.layers.hoisted_rnn import input_projection, run_hoisted
+
 
 @keras.saving.register_keras_serializable(package="nlp_lstm")
 class PeepholeLSTMCell(keras.layers.LSTMCell):
@@ -42,8 +44,13 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
         z = ops.matmul(inputs, self.kernel) + ops.matmul(h_prev, self.recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
+        return self.update(z, c_prev, self.peepholes)
+
+    def update(self, z, c_prev, peepholes):
+        """The gates from their summed inputs ``z`` (input and recurrent products and
+        bias): ``(h, [h, c])``."""
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        p_i, p_f, p_o = self.peepholes[0], self.peepholes[1], self.peepholes[2]
+        p_i, p_f, p_o = peepholes[0], peepholes[1], peepholes[2]
         i = self.recurrent_activation(z_i + p_i * c_prev)
         f = self.recurrent_activation(z_f + p_f * c_prev)
         c = f * c_prev + i * self.activation(z_c)
@@ -74,6 +81,19 @@ class PeepholeLSTM(keras.layers.RNN):
     @property
     def units(self) -> int:
         return self.cell.units
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """The input product runs once over all steps (see ``nlp_lstm.layers.hoisted_rnn``;
+        there is no cuDNN kernel for peepholes, so also on a GPU)."""
+        cell = self.cell
+        projected = input_projection(sequences, cell.kernel, cell.bias if cell.use_bias else None)
+        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+        peepholes = ops.convert_to_tensor(cell.peepholes)
+
+        def step(z_x, states):
+            return cell.update(z_x + ops.matmul(states[0], recurrent_kernel), states[1], peepholes)
+
+        return run_hoisted(self, projected, step, initial_state, mask)
 
     def get_config(self):
         config = super().get_config()
