@@ -35,7 +35,8 @@ def main() -> None:
 
     latencies = []
     for text in texts[:200]:
-        latencies += seconds_per_call(lambda: classify(text=tf.constant([text]))["label"].numpy(), 1)
+        latencies += seconds_per_call(
+            lambda: classify(text=tf.constant([text]))["label"].numpy(), 1)
     report("sentiment_speed", export=path, batch=1, calls=len(latencies),
            p50_ms=round(1000 * float(np.percentile(latencies, 50)), 2),
            p90_ms=round(1000 * float(np.percentile(latencies, 90)), 2),

@@ -190,8 +190,8 @@ def weights_digest(model: keras.Model) -> str:
 def training_record(model: keras.Model, history: dict, steps_per_epoch: int,
                     tokens_per_epoch: int) -> dict:
     """What a run's metrics say about its training (pops ``fit``'s ``seconds``,
-    ``steps``, ``total_steps`` and ``precision`` from ``history``). A resumed run counts the steps and
-    time of this attempt in the speeds, all steps in ``training_steps``."""
+    ``steps``, ``total_steps`` and ``precision`` from ``history``). A resumed run counts
+    the steps and time of this attempt in the speeds, all steps in ``training_steps``."""
     seconds, steps = history.pop("seconds"), history.pop("steps")
     steps_per_second = steps / max(seconds, 1e-9)
     return {"training_seconds": seconds, "training_steps": history.pop("total_steps"),
@@ -280,7 +280,8 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         raise NlpLstmError(
             "this run directory holds a checkpoint of a run with other settings (config, "
             "batch size, data, replicas or precision); rerun with the same ones to resume, or "
-            f"pass a new --run-dir (or delete {run.restore_from / 'backup'} to start this one over)",
+            f"pass a new --run-dir (or delete {run.restore_from / 'backup'} to start this one "
+            "over)",
             path=run.restore_from)
     if position is None:  # starting over
         history_file.unlink(missing_ok=True)

@@ -7,5 +7,6 @@ from nlp_lstm.layers.masked_pooling import MaskedMaxMeanPooling
 from nlp_lstm.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 from nlp_lstm.layers.recurrent_stack import recurrent_stack
 
-__all__ = ["CELLS", "HoistedGRU", "HoistedLSTM", "MaskedMaxMeanPooling", "PeepholeLSTM", "PeepholeLSTMCell", "recurrent_cell",
-           "recurrent_layer", "recurrent_stack", "state_count"]
+__all__ = ["CELLS", "HoistedGRU", "HoistedLSTM", "MaskedMaxMeanPooling", "PeepholeLSTM",
+           "PeepholeLSTMCell", "recurrent_cell", "recurrent_layer", "recurrent_stack",
+           "state_count"]
