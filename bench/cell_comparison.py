@@ -7,7 +7,9 @@
 Each (recipe, cell) trains with ``recipes/<recipe>.py train --preset P --cell C`` into
 ``runs/cells-<preset>/<recipe>-<cell>/`` (exports go to the same folder). A run whose
 ``metrics.json`` exists is not trained again, so the table can be filled over several
-sittings. Prints one JSON line per run, then the Markdown table of all finished runs.
+sittings. Prints one JSON line per run, then the Markdown table of all finished runs,
+with the precision each was trained in (runs from before ``--precision`` existed were
+float32). Compare tokens/s only between rows of one precision.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from nlp_lstm.precision import PRECISIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {"sentiment": "sentiment.py", "generation": "char_generation.py",
@@ -33,12 +37,16 @@ def quality(recipe: str, metrics: dict) -> str:
     return f"BLEU {test['greedy']['bleu']:.2f} / {test['beam']['bleu']:.2f} (greedy / beam)"
 
 
-def train(recipe: str, cell: str, preset: str, folder: Path) -> dict:
+def precision(metrics: dict) -> str:
+    return metrics.get("precision", "float32").removeprefix("mixed_")
+
+
+def train(recipe: str, cell: str, preset: str, folder: Path, precision_name: str) -> dict:
     metrics_file = folder / "run" / "metrics.json"
     if not metrics_file.exists():
         command = [sys.executable, str(ROOT / "recipes" / RECIPES[recipe]), "train",
                    "--preset", preset, "--cell", cell, "--run-dir", str(folder / "run"),
-                   "--export-dir", str(folder / "exports")]
+                   "--export-dir", str(folder / "exports"), "--precision", precision_name]
         print("$", " ".join(command), file=sys.stderr, flush=True)
         subprocess.run(command, check=True, stdout=sys.stderr)
     return json.loads(metrics_file.read_text())
@@ -49,26 +57,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=("quick", "full"), default="quick")
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="for the runs trained now (finished runs keep theirs)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     args = parser.parse_args(argv)
     base = args.runs / f"cells-{args.preset}"
     for recipe in args.recipes:
         for cell in args.cells:
-            metrics = train(recipe, cell, args.preset, base / f"{recipe}-{cell}")
+            metrics = train(recipe, cell, args.preset, base / f"{recipe}-{cell}", args.precision)
             print(json.dumps({"recipe": recipe, "cell": cell, "preset": args.preset,
                               "quality": quality(recipe, metrics),
+                              "precision": precision(metrics),
                               "parameters": metrics["parameters"],
                               "tokens_per_second": round(metrics["tokens_per_second"]),
                               "training_seconds": round(metrics["training_seconds"])}),
                   flush=True)
-    print(f"\n| recipe ({args.preset}) | cell | test quality | parameters | training tokens/s "
-          "| training time |\n|---|---|---|---|---|---|")
+    print(f"\n| recipe ({args.preset}) | cell | test quality | parameters | precision "
+          "| training tokens/s | training time |\n|---|---|---|---|---|---|---|")
     for recipe in RECIPES:
         for cell in CELLS:
             metrics_file = base / f"{recipe}-{cell}" / "run" / "metrics.json"
             if metrics_file.exists():
                 m = json.loads(metrics_file.read_text())
                 print(f"| {recipe} | {cell} | {quality(recipe, m)} | {m['parameters']:,} | "
+                      f"{precision(m)} | "
                       f"{m['tokens_per_second']:,.0f} | {m['training_seconds'] / 60:.1f} min |")
     return 0
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+from keras.src.backend import rnn  # Keras's own time loop, as in hoisted_rnn
 
 from nlp_lstm.layers.cells import recurrent_cell, state_count
+from nlp_lstm.layers.hoisted_rnn import input_projection, projected_step
+from nlp_lstm.layers.luong_kernel import luong_lstm_over_time
 
 MASKED_SCORE = -1e9
 
@@ -58,8 +61,14 @@ class AttentionDecoder(keras.layers.Layer):
         self.built = True
 
     def attend(self, memory, memory_mask):
-        """What every step needs from the encoder: ``(memory, keys, mask)``."""
-        return memory, self.memory_keys(memory), memory_mask
+        """What every step needs from the encoder: ``(values, keys, mask)``.
+
+        ``keys = memory @ W_a`` score the decoder state; ``values`` are the memory
+        through the context's rows of ``W_c``: as ``context @ W = weights @ (memory @ W)``,
+        a step mixes these ``units``-wide rows instead of projecting its context.
+        """
+        memory_rows = ops.convert_to_tensor(self.attentional.kernel)[:memory.shape[-1]]
+        return ops.matmul(memory, memory_rows), self.memory_keys(memory), memory_mask
 
     def initial_state(self, memory, memory_mask) -> list:
         """``[h_1, c_1, ..., h_n, c_n, a_0]`` (no ``c`` for GRUs) from the mean of the
@@ -80,22 +89,16 @@ class AttentionDecoder(keras.layers.Layer):
         Returns:
             ``(attentional [batch, units], new state, attention weights [batch, source])``.
         """
-        memory, keys, mask = attended
-        x = ops.concatenate([inputs, state[-1]], axis=-1)
-        new_state, count = [], self.states_per_cell
-        for index, cell in enumerate(self.cells):
-            x, states = cell(self.dropout(x, training=training),
-                             state[count * index: count * (index + 1)], training=training)
-            new_state += list(states)
-        scores = ops.einsum("bsu,bu->bs", keys, x)
-        scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
-        weights = ops.softmax(scores, axis=-1)
-        context = ops.einsum("bs,bsd->bd", weights, memory)
-        attentional = self.attentional(ops.concatenate([context, x], axis=-1))
-        return attentional, [*new_state, attentional], weights
+        project_inputs, step = self._step_function(training)
+        return step(project_inputs(inputs), state, attended)
 
     def call(self, inputs, memory, memory_mask, training=None):
         """Teacher-forced decoding of whole target sequences.
+
+        The target vectors' share of the first cell's input product is one product over
+        all steps; the loop keeps the rest (see ``nlp_lstm.layers.hoisted_rnn``). With
+        one LSTM cell the loop is ``luong_lstm_over_time``, whose gradient keeps the
+        weights' products out of the loop too.
 
         Args:
             inputs: ``[batch, time, features]``, the target vectors shifted right (bos first).
@@ -106,14 +109,69 @@ class AttentionDecoder(keras.layers.Layer):
             ``[batch, time, units]`` attentional vectors (dropout applied).
         """
         attended = self.attend(memory, memory_mask)
+        project_inputs, step = self._step_function(training)
+        projected, state = project_inputs(inputs), self.initial_state(memory, memory_mask)
+        if self.cell == "lstm" and self.num_layers == 1:
+            outputs = self._fused_loop(projected, state, attended, training)
+        else:
+            def one_step(projected_t, state):
+                attentional, state, _ = step(projected_t, state, attended)
+                return attentional, state
 
-        def one_step(state, inputs_t):
-            _, state, _ = self.step(inputs_t, state, attended, training=training)
-            return state, state  # keras.ops.scan stacks outputs shaped like the carry
+            _, outputs, _ = rnn(one_step, projected, state)
+        return self.dropout(outputs, training=training)
 
-        _, states = ops.scan(one_step, self.initial_state(memory, memory_mask),
-                             ops.transpose(inputs, (1, 0, 2)))
-        return self.dropout(ops.transpose(states[-1], (1, 0, 2)), training=training)
+    def _fused_loop(self, projected, state, attended, training):
+        """``luong_lstm_over_time`` (one LSTM cell, hand-written gradient) on batch-major
+        projected inputs: ``[batch, time, units]``."""
+        values, keys, mask = attended
+        cell, units = self.cells[0], self.units
+        kernel = ops.concatenate([ops.convert_to_tensor(cell.kernel)[-units:],
+                                  ops.convert_to_tensor(cell.recurrent_kernel)], axis=0)
+        state_kernel = ops.convert_to_tensor(self.attentional.kernel)[-units:]
+        projected = ops.transpose(projected, (1, 0, 2))
+        feed_scale = self.dropout(ops.ones_like(projected[..., :units]), training=training)
+        score_bias = ops.where(mask, 0.0, MASKED_SCORE)
+        outputs = luong_lstm_over_time(projected, feed_scale, kernel, state_kernel, keys, values,
+                                       score_bias, *state)
+        return ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)
+
+    def _step_function(self, training):
+        """``(project_inputs, step)`` with every weight read once, here.
+
+        ``project_inputs(y) = dropout(y) @ W_y + b``, the target vectors' share of the
+        first cell's input product (``[y; a_{t-1}] @ W = y @ W_y + a_{t-1} @ W_a``);
+        ``step(projected_t, state, attended) -> (attentional, state, weights)``.
+        """
+        units, count = self.units, self.states_per_cell
+        cells = [projected_step(cell) for cell in self.cells]  # (input bias, step) each
+        first_kernel = ops.convert_to_tensor(self.cells[0].kernel)
+        inputs_rows, feed_rows = first_kernel[:-units], first_kernel[-units:]
+        upper_kernels = [ops.convert_to_tensor(cell.kernel) for cell in self.cells[1:]]
+        state_rows = ops.convert_to_tensor(self.attentional.kernel)[-units:]
+
+        def project_inputs(inputs):
+            return input_projection(self.dropout(inputs, training=training), inputs_rows,
+                                    cells[0][0])
+
+        def step(projected_t, state, attended):
+            values, keys, mask = attended
+            z = projected_t + ops.matmul(self.dropout(state[-1], training=training), feed_rows)
+            new_state = []
+            for index, (bias, cell_step) in enumerate(cells):
+                if index:
+                    z = input_projection(self.dropout(x, training=training),
+                                         upper_kernels[index - 1], bias)
+                x, states = cell_step(z, state[count * index: count * (index + 1)])
+                new_state += list(states)
+            scores = ops.einsum("bsu,bu->bs", keys, x)
+            scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
+            weights = ops.softmax(scores, axis=-1)
+            attentional = ops.tanh(ops.einsum("bs,bsu->bu", weights, values)
+                                   + ops.matmul(x, state_rows))
+            return attentional, [*new_state, attentional], weights
+
+        return project_inputs, step
 
     def compute_output_shape(self, inputs_shape, memory_shape=None, memory_mask_shape=None):
         return (*inputs_shape[:-1], self.units)

@@ -13,7 +13,8 @@ import keras
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.hoisted_gru import HoistedGRU
 from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
-from nlp_lstm.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+from nlp_lstm.layers.peephole_lstm import PeepholeLSTM
+from nlp_lstm.layers.peephole_lstm_cell import PeepholeLSTMCell
 
 CELLS = ("lstm", "gru", "peephole")
 _LAYERS = {"lstm": HoistedLSTM, "gru": HoistedGRU, "peephole": PeepholeLSTM}

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from nlp_lstm.layers.hoisted_rnn import first_mask, hoistable, input_projection, run_hoisted
+from nlp_lstm.layers.hoisted_rnn import first_mask, hoistable, run_hoisted
 from nlp_lstm.layers.lstm_kernel import lstm_over_time
 
 
@@ -38,16 +38,7 @@ class HoistedLSTM(keras.layers.LSTM):
         if (keras.activations.serialize(cell.activation) == "tanh"
                 and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"):
             return self._fused_loop(sequences, recurrent_kernel, initial_state, mask, training)
-        projected = input_projection(sequences, cell.kernel, cell.bias if cell.use_bias else None)
-
-        def step(z_x, states):
-            h, c = states
-            z = ops.split(z_x + ops.matmul(h, recurrent_kernel), 4, axis=-1)
-            c, o = cell._compute_carry_and_output_fused(z, c)
-            h = o * cell.activation(c)
-            return h, [h, c]
-
-        return run_hoisted(self, projected, step, initial_state, mask)
+        return run_hoisted(self, sequences, initial_state, mask)
 
     def _one_step(self, inputs, initial_state, mask, training):
         """A single step (each generated character): the cell itself, without a loop.

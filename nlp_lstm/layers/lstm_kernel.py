@@ -45,20 +45,37 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, trainin
     return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
 
 
-def _times(x, kernel, transpose=False):
+def product(x, kernel, transpose=False):
     """``x @ kernel`` (or ``kernel^T``) in the kernel's dtype, returned in float32."""
     return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel, transpose_b=transpose),
                    tf.float32)
 
 
-def _step(z_x, m, h, c, bias, recurrent_kernel):
-    """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
-    z = tf.cast(z_x, tf.float32) + bias + _times(h, recurrent_kernel)
+def lstm_cell(z, c):
+    """One LSTM cell update from its summed inputs ``z`` (float32, gate order i, f, c, o):
+    ``(h, c_new, gates i|f|g|o)``."""
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
     i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-    c_new = m * (f * c + i * g) + (1 - m) * c
-    h_new = m * (o * tf.tanh(c_new)) + (1 - m) * h
-    return h_new, c_new, tf.concat([i, f, g, o], -1)
+    c_new = f * c + i * g
+    return o * tf.tanh(c_new), c_new, tf.concat([i, f, g, o], -1)
+
+
+def lstm_cell_gradient(dh, dc, gates, c_prev, c):
+    """Backward through ``lstm_cell`` given the gradients ``dh``, ``dc`` reaching its
+    outputs: ``(dz, dc_prev)``."""
+    i, f, g, o = tf.split(gates, 4, axis=-1)
+    tanh_c = tf.tanh(c)
+    dc = dc + dh * o * (1 - tanh_c * tanh_c)
+    dz = tf.concat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                    dh * tanh_c * o * (1 - o)], -1)
+    return dz, dc * f
+
+
+def _step(z_x, m, h, c, bias, recurrent_kernel):
+    """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
+    h_new, c_new, gates = lstm_cell(
+        tf.cast(z_x, tf.float32) + bias + product(h, recurrent_kernel), c)
+    return m * h_new + (1 - m) * h, m * c_new + (1 - m) * c, gates
 
 
 @tf.custom_gradient
@@ -75,15 +92,9 @@ def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
         def step(carry, inputs):
             dh, dc = carry[0], carry[1]
             d_h_t, gates_t, c_prev_t, c_t, m = inputs
-            i, f, g, o = tf.split(gates_t, 4, axis=-1)
-            dh = dh + d_h_t
-            tanh_c = tf.tanh(c_t)
-            dh_new, dc_new = m * dh, m * dc
-            dc_new = dc_new + dh_new * o * (1 - tanh_c * tanh_c)
-            dz = tf.concat([dc_new * g * i * (1 - i), dc_new * c_prev_t * f * (1 - f),
-                            dc_new * i * (1 - g * g), dh_new * tanh_c * o * (1 - o)], -1)
-            dh_prev = (1 - m) * dh + _times(dz, recurrent_kernel, transpose=True)
-            return dh_prev, (1 - m) * dc + dc_new * f, dz
+            dz, dc_prev = lstm_cell_gradient(m * (dh + d_h_t), m * dc, gates_t, c_prev_t, c_t)
+            dh_prev = (1 - m) * (dh + d_h_t) + product(dz, recurrent_kernel, transpose=True)
+            return dh_prev, (1 - m) * dc + dc_prev, dz
 
         start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
         dh_prev, dc_prev, dz = tf.scan(

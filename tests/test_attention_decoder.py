@@ -1,0 +1,89 @@
+"""The attention decoder computes Luong attention with input feeding, step by step as
+written in its docstring, forward and backward, for every cell and stacked cells."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from nlp_lstm.layers.attention_decoder import AttentionDecoder
+from nlp_lstm.precision import set_precision
+
+RNG = np.random.default_rng(0)
+TARGET = RNG.normal(size=(3, 5, 4)).astype("float32")
+MEMORY = RNG.normal(size=(3, 6, 8)).astype("float32")
+MEMORY_MASK = np.array([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5], bool)
+
+
+def textbook_decoding(decoder, target, memory, memory_mask):
+    """The docstring's equations with the decoder's own weights: each cell called on
+    ``[y_t; a_{t-1}]``, the context projected by the ``attentional`` layer."""
+    state = decoder.initial_state(memory, memory_mask)
+    keys = decoder.memory_keys(memory)
+    count, outputs, weights_over_time = decoder.states_per_cell, [], []
+    for t in range(target.shape[1]):
+        x, new_state = ops.concatenate([target[:, t], state[-1]], axis=-1), []
+        for index, cell in enumerate(decoder.cells):
+            x, states = cell(x, state[count * index: count * (index + 1)])
+            new_state += list(states)
+        scores = ops.where(memory_mask, ops.einsum("bsu,bu->bs", keys, x), -1e9)
+        weights = ops.softmax(scores, axis=-1)
+        context = ops.einsum("bs,bsd->bd", weights, memory)
+        attentional = decoder.attentional(ops.concatenate([context, x], axis=-1))
+        state = [*new_state, attentional]
+        outputs.append(attentional)
+        weights_over_time.append(weights)
+    return ops.stack(outputs, axis=1), ops.stack(weights_over_time, axis=1)
+
+
+def outputs_and_gradients(decoder, decode):
+    target, memory = tf.constant(TARGET), tf.constant(MEMORY)
+    with tf.GradientTape() as tape:
+        tape.watch([target, memory])
+        outputs = tf.cast(decode(target, memory), tf.float32)
+        loss = tf.reduce_sum(outputs * tf.range(1.0, outputs.shape[-1] + 1.0))
+    gradients = tape.gradient(loss, [target, memory, *decoder.trainable_weights])
+    return [np.asarray(outputs)] + [np.asarray(g) for g in gradients]
+
+
+@pytest.mark.parametrize("cell, layers", [("lstm", 1), ("lstm", 2), ("gru", 2), ("peephole", 1)])
+def test_decoder_follows_luong_equations(cell, layers):
+    decoder = AttentionDecoder(6, layers=layers, cell=cell)
+    decoder.build(TARGET.shape, MEMORY.shape)
+    decoder.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in decoder.get_weights()])
+
+    expected = outputs_and_gradients(
+        decoder, lambda y, m: textbook_decoding(decoder, y, m, MEMORY_MASK)[0])
+    actual = outputs_and_gradients(decoder, lambda y, m: decoder(y, m, MEMORY_MASK))
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, atol=1e-5, rtol=1e-4)
+
+
+def test_one_step_matches_teacher_forcing():
+    decoder = AttentionDecoder(6, layers=2)
+    full = np.asarray(decoder(TARGET, MEMORY, MEMORY_MASK))
+    attended = decoder.attend(MEMORY, MEMORY_MASK)
+    state = decoder.initial_state(MEMORY, MEMORY_MASK)
+    _, expected_weights = textbook_decoding(decoder, TARGET, MEMORY, MEMORY_MASK)
+    for t in range(TARGET.shape[1]):
+        attentional, state, weights = decoder.step(TARGET[:, t], state, attended)
+        np.testing.assert_allclose(attentional, full[:, t], atol=1e-5)
+        np.testing.assert_allclose(weights, expected_weights[:, t], atol=1e-6)
+        assert not np.asarray(weights)[~MEMORY_MASK].any()  # padding gets no attention
+
+
+def test_bfloat16_stays_close_to_float32():
+    reference = AttentionDecoder(16)
+    reference.build(TARGET.shape, MEMORY.shape)
+    expected = outputs_and_gradients(reference, lambda y, m: reference(y, m, MEMORY_MASK))
+    try:
+        set_precision("bfloat16")
+        mixed = AttentionDecoder(16)
+        mixed.build(TARGET.shape, MEMORY.shape)
+        mixed.set_weights(reference.get_weights())
+        actual = outputs_and_gradients(mixed, lambda y, m: mixed(y, m, MEMORY_MASK))
+    finally:
+        set_precision("float32")
+    assert mixed.compute_dtype == "bfloat16"
+    for a, e in zip(actual, expected):  # bfloat16 keeps about 3 significant digits
+        assert np.linalg.norm(np.float32(a) - e) <= 0.03 * np.linalg.norm(e)
