@@ -158,12 +158,12 @@ class AttentionDecoder(keras.layers.Layer):
             values, keys, mask = attended
             z = projected_t + ops.matmul(self.dropout(state[-1], training=training), feed_rows)
             new_state = []
-            for index, (bias, cell_step) in enumerate(cells):
-                if index:
-                    z = input_projection(self.dropout(x, training=training),
-                                         upper_kernels[index - 1], bias)
+            for index, (_, cell_step) in enumerate(cells):
                 x, states = cell_step(z, state[count * index: count * (index + 1)])
                 new_state += list(states)
+                if index + 1 < len(cells):  # the next cell's input product
+                    z = input_projection(self.dropout(x, training=training), upper_kernels[index],
+                                         cells[index + 1][0])
             scores = ops.einsum("bsu,bu->bs", keys, x)
             scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
             weights = ops.softmax(scores, axis=-1)
