@@ -125,14 +125,13 @@ class AttentionDecoder(keras.layers.Layer):
         """``luong_lstm_over_time`` (one LSTM cell, hand-written gradient) on batch-major
         projected inputs: ``[batch, time, units]``."""
         values, keys, mask = attended
-        cell, units = self.cells[0], self.units
-        kernel = ops.concatenate([ops.convert_to_tensor(cell.kernel)[-units:],
-                                  ops.convert_to_tensor(cell.recurrent_kernel)], axis=0)
-        state_kernel = ops.convert_to_tensor(self.attentional.kernel)[-units:]
+        _, feed_rows, state_rows = self._kernel_rows()
+        kernel = ops.concatenate([feed_rows, ops.convert_to_tensor(self.cells[0].recurrent_kernel)],
+                                 axis=0)
         projected = ops.transpose(projected, (1, 0, 2))
-        feed_scale = self.dropout(ops.ones_like(projected[..., :units]), training=training)
+        feed_scale = self.dropout(ops.ones_like(projected[..., :self.units]), training=training)
         score_bias = ops.where(mask, 0.0, MASKED_SCORE)
-        outputs = luong_lstm_over_time(projected, feed_scale, kernel, state_kernel, keys, values,
+        outputs = luong_lstm_over_time(projected, feed_scale, kernel, state_rows, keys, values,
                                        score_bias, *state)
         return ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)
 
@@ -143,12 +142,10 @@ class AttentionDecoder(keras.layers.Layer):
         first cell's input product (``[y; a_{t-1}] @ W = y @ W_y + a_{t-1} @ W_a``);
         ``step(projected_t, state, attended) -> (attentional, state, weights)``.
         """
-        units, count = self.units, self.states_per_cell
+        count = self.states_per_cell
         cells = [projected_step(cell) for cell in self.cells]  # (input bias, step) each
-        first_kernel = ops.convert_to_tensor(self.cells[0].kernel)
-        inputs_rows, feed_rows = first_kernel[:-units], first_kernel[-units:]
+        inputs_rows, feed_rows, state_rows = self._kernel_rows()
         upper_kernels = [ops.convert_to_tensor(cell.kernel) for cell in self.cells[1:]]
-        state_rows = ops.convert_to_tensor(self.attentional.kernel)[-units:]
 
         def project_inputs(inputs):
             return input_projection(self.dropout(inputs, training=training), inputs_rows,
@@ -172,6 +169,15 @@ class AttentionDecoder(keras.layers.Layer):
             return attentional, [*new_state, attentional], weights
 
         return project_inputs, step
+
+    def _kernel_rows(self):
+        """``(inputs_rows, feed_rows, state_rows)``: the first cell's kernel rows that
+        multiply the target vector and the fed-back attentional vector, and the
+        attentional layer's rows that multiply the top cell's state (its other rows
+        make ``attend``'s values)."""
+        first_kernel = ops.convert_to_tensor(self.cells[0].kernel)
+        state_rows = ops.convert_to_tensor(self.attentional.kernel)[-self.units:]
+        return first_kernel[:-self.units], first_kernel[-self.units:], state_rows
 
     def compute_output_shape(self, inputs_shape, memory_shape=None, memory_mask_shape=None):
         return (*inputs_shape[:-1], self.units)
