@@ -69,7 +69,7 @@ def _decode(projected, feed_scale, kernel, state_kernel, keys, values, score_bia
     def backward(d_a):
         def step(carry, inputs):
             dh, dc, da = carry[:3]
-            d_a_t, gates_t, c_prev_t, c_t, h_t, a_t, weights_t, scale_t = inputs
+            d_a_t, gates_t, c_prev_t, c_t, a_t, weights_t, scale_t = inputs
             d_pre = (d_a_t + da) * (1 - a_t * a_t)  # through a = tanh(pre)
             d_weights = tf.einsum("bu,bsu->bs", d_pre, values32)
             d_scores = weights_t * (d_weights - tf.reduce_sum(weights_t * d_weights, -1,
@@ -82,7 +82,7 @@ def _decode(projected, feed_scale, kernel, state_kernel, keys, values, score_bia
 
         zeros = tf.zeros_like(h0)
         dh0, dc0, da0, dz, d_pre, d_scores = tf.scan(
-            step, (tf.cast(d_a, tf.float32), gates, c_prev, c, h, a, weights, feed_scale),
+            step, (tf.cast(d_a, tf.float32), gates, c_prev, c, a, weights, feed_scale),
             initializer=(zeros, zeros, zeros, gates[0], zeros, weights[0]), reverse=True)
         units = tf.shape(h0)[-1]
         flat = lambda x, width: tf.cast(tf.reshape(x, [-1, width]), kernel.dtype)
