@@ -19,7 +19,7 @@ def textbook_decoding(decoder, target, memory, memory_mask):
     """The docstring's equations with the decoder's own weights: each cell called on
     ``[y_t; a_{t-1}]``, the context projected by the ``attentional`` layer."""
     state = decoder.initial_state(memory, memory_mask)
-    keys = decoder.memory_keys(memory)
+    keys = decoder.memory_keys(memory) / (decoder.units ** 0.5 if decoder.scaled_scores else 1)
     count, outputs, weights_over_time = decoder.states_per_cell, [], []
     for t in range(target.shape[1]):
         x, new_state = ops.concatenate([target[:, t], state[-1]], axis=-1), []
@@ -46,9 +46,10 @@ def outputs_and_gradients(decoder, decode):
     return [np.asarray(outputs)] + [np.asarray(g) for g in gradients]
 
 
-@pytest.mark.parametrize("cell, layers", [("lstm", 1), ("lstm", 2), ("gru", 2), ("peephole", 1)])
-def test_decoder_follows_luong_equations(cell, layers):
-    decoder = AttentionDecoder(6, layers=layers, cell=cell)
+@pytest.mark.parametrize("cell, layers, scaled", [
+    ("lstm", 1, True), ("lstm", 1, False), ("lstm", 2, True), ("gru", 2, True), ("peephole", 1, True)])
+def test_decoder_follows_luong_equations(cell, layers, scaled):
+    decoder = AttentionDecoder(6, layers=layers, cell=cell, scaled_scores=scaled)
     decoder.build(TARGET.shape, MEMORY.shape)
     decoder.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in decoder.get_weights()])
 
@@ -62,11 +63,11 @@ def test_decoder_follows_luong_equations(cell, layers):
 def test_one_step_matches_teacher_forcing():
     decoder = AttentionDecoder(6, layers=2)
     full = np.asarray(decoder(TARGET, MEMORY, MEMORY_MASK))
-    attended = decoder.attend(MEMORY, MEMORY_MASK)
+    step = decoder.step_function(decoder.attend(MEMORY, MEMORY_MASK))
     state = decoder.initial_state(MEMORY, MEMORY_MASK)
     _, expected_weights = textbook_decoding(decoder, TARGET, MEMORY, MEMORY_MASK)
     for t in range(TARGET.shape[1]):
-        attentional, state, weights = decoder.step(TARGET[:, t], state, attended)
+        attentional, state, weights = step(TARGET[:, t], state)
         np.testing.assert_allclose(attentional, full[:, t], atol=1e-5)
         np.testing.assert_allclose(weights, expected_weights[:, t], atol=1e-6)
         assert not np.asarray(weights)[~MEMORY_MASK].any()  # padding gets no attention

@@ -176,6 +176,14 @@ def test_padding_does_not_change_the_translation_model():
     np.testing.assert_allclose(model((source, target)), model((padded, target)), atol=1e-5)
 
 
+def test_models_saved_before_scaled_attention_keep_their_scores():
+    model = Translator(30, 8, 8, 1, 16, 1)
+    config = model.get_config()
+    assert Translator.from_config(config).decoder.scaled_scores
+    del config["scaled_attention"]  # as written before the option existed
+    assert not Translator.from_config(config).decoder.scaled_scores
+
+
 def test_loss_ignores_padding_and_smooths_labels():
     logits = tf.random.stateless_normal([2, 4, 10], seed=[1, 2])
     truth = tf.constant([[5, 6, 7, 0], [8, 0, 0, 0]])

@@ -21,25 +21,31 @@ class AttentionDecoder(keras.layers.Layer):
     previous attentional vector (input feeding)::
 
         h_t     = LSTM stack([y; a_{t-1}], states)
-        weights = softmax(h_t . W_a m_s)       over the unmasked source positions s
+        weights = softmax(h_t . W_a m_s / sqrt(units))   over the unmasked source positions s
         context = sum_s weights_s m_s
         a_t     = tanh(W_c [context; h_t])     -> the output projection
 
     The initial states come from the mean of the memory through a dense "bridge"
     (as in Bahdanau et al. and Nematus), so the decoder starts from the whole
     source. The cells keep default activations and take no recurrent dropout.
+    Scores are scaled by ``1 / sqrt(units)`` as in scaled dot-product attention
+    (Vaswani et al., 2017), so they start small and attention spreads over the
+    source early in training instead of locking onto one position.
 
     Args:
         units: cell units, also the size of the attentional vector.
         layers: stacked cells.
         dropout: on the inputs of every cell and on the attentional vector.
         cell: ``lstm``, ``gru`` or ``peephole``.
+        scaled_scores: whether to apply the ``1 / sqrt(units)`` scale (``False``
+            gives Luong's unscaled "general" score).
     """
 
     def __init__(self, units: int, layers: int = 1, dropout: float = 0.0, cell: str = "lstm",
-                 **kwargs):
+                 scaled_scores: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.units, self.num_layers, self.dropout_rate, self.cell = units, layers, dropout, cell
+        self.scaled_scores = scaled_scores
         self.cells = [recurrent_cell(cell, units, name=f"{cell}_cell_{i + 1}")
                       for i in range(layers)]
         self.states_per_cell = state_count(self.cells[0])
@@ -63,12 +69,15 @@ class AttentionDecoder(keras.layers.Layer):
     def attend(self, memory, memory_mask):
         """What every step needs from the encoder: ``(values, keys, mask)``.
 
-        ``keys = memory @ W_a`` score the decoder state; ``values`` are the memory
+        ``keys = memory @ W_a`` (times the score scale) score the decoder state; ``values`` are the memory
         through the context's rows of ``W_c``: as ``context @ W = weights @ (memory @ W)``,
         a step mixes these ``units``-wide rows instead of projecting its context.
         """
         memory_rows = ops.convert_to_tensor(self.attentional.kernel)[:memory.shape[-1]]
-        return ops.matmul(memory, memory_rows), self.memory_keys(memory), memory_mask
+        keys = self.memory_keys(memory)
+        if self.scaled_scores:
+            keys = keys * ops.cast(self.units ** -0.5, keys.dtype)
+        return ops.matmul(memory, memory_rows), keys, memory_mask
 
     def initial_state(self, memory, memory_mask) -> list:
         """``[h_1, c_1, ..., h_n, c_n, a_0]`` (no ``c`` for GRUs) from the mean of the
@@ -78,19 +87,21 @@ class AttentionDecoder(keras.layers.Layer):
         states = ops.split(self.bridge(mean), self.states_per_cell * self.num_layers, axis=-1)
         return [*states, ops.zeros_like(states[0])]
 
-    def step(self, inputs, state: list, attended, training=None):
-        """One decoding step.
+    def step_function(self, attended, training=None):
+        """``step(inputs, state) -> (attentional, state, weights)``: one decoding step,
+        with the weights read once (here), as a search loop wants it.
 
         Args:
-            inputs: ``[batch, features]``, the previous target token's vector.
-            state: ``[h_1, c_1, ..., a_{t-1}]`` as from ``initial_state``.
             attended: ``attend(memory, memory_mask)``.
+            training: whether dropout applies.
 
-        Returns:
-            ``(attentional [batch, units], new state, attention weights [batch, source])``.
+        ``step`` takes ``inputs [batch, features]``, the previous target token's vector,
+        and ``state = [h_1, c_1, ..., a_{t-1}]`` as from ``initial_state``; it returns
+        the attentional vector ``[batch, units]``, the new state and the attention
+        weights ``[batch, source]``.
         """
         project_inputs, step = self._step_function(training)
-        return step(project_inputs(inputs), state, attended)
+        return lambda inputs, state: step(project_inputs(inputs), state, attended)
 
     def call(self, inputs, memory, memory_mask, training=None):
         """Teacher-forced decoding of whole target sequences.
@@ -185,5 +196,5 @@ class AttentionDecoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, layers=self.num_layers, dropout=self.dropout_rate,
-                      cell=self.cell)
+                      cell=self.cell, scaled_scores=self.scaled_scores)
         return config

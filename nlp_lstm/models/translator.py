@@ -41,17 +41,20 @@ class Translator(keras.Model):
         dropout: between encoder layers and inside the decoder.
         embedding_dropout: on the token vectors.
         cell: ``lstm``, ``gru`` or ``peephole``, for the encoder and the decoder.
+        scaled_attention: scale the attention scores by ``1 / sqrt(decoder_units)``
+            (see ``AttentionDecoder``).
     """
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 256, encoder_units: int = 256,
                  encoder_layers: int = 2, decoder_units: int = 512, decoder_layers: int = 1,
                  dropout: float = 0.3, embedding_dropout: float = 0.1, cell: str = "lstm",
-                 **kwargs):
+                 scaled_attention: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
                              encoder_units=encoder_units, encoder_layers=encoder_layers,
                              decoder_units=decoder_units, decoder_layers=decoder_layers,
-                             dropout=dropout, embedding_dropout=embedding_dropout, cell=cell)
+                             dropout=dropout, embedding_dropout=embedding_dropout, cell=cell,
+                             scaled_attention=scaled_attention)
         self.embedding = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
                                         name="token_embedding")
         self.encoder = [keras.layers.Bidirectional(
@@ -59,7 +62,7 @@ class Translator(keras.Model):
             for i in range(encoder_layers)]
         self.encoder_dropout = keras.layers.Dropout(dropout)
         self.decoder = AttentionDecoder(decoder_units, decoder_layers, dropout, cell,
-                                        name="decoder")
+                                        scaled_attention, name="decoder")
         self.logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")
 
     def build(self, input_shape=None):
@@ -91,9 +94,11 @@ class Translator(keras.Model):
 
     def step_function(self, attended):
         """The search step over ``attended = decoder.attend(memory, mask)`` (inference mode)."""
+        decoder_step = self.decoder.step_function(attended, training=False)
+
         def step(tokens, state):
-            attentional, state, weights = self.decoder.step(
-                self.embedding(tokens, training=False), state, attended, training=False)
+            attentional, state, weights = decoder_step(self.embedding(tokens, training=False),
+                                                       state)
             return tf.nn.log_softmax(self.logits(attentional)), state, weights
         return step
 
@@ -101,6 +106,11 @@ class Translator(keras.Model):
         config = super().get_config()
         config.update(self.settings)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before ``scaled_attention`` existed score without the scale.
+        return cls(**{"scaled_attention": False, **config})
 
 
 @dataclasses.dataclass
