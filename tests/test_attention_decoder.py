@@ -47,7 +47,8 @@ def outputs_and_gradients(decoder, decode):
 
 
 @pytest.mark.parametrize("cell, layers, scaled", [
-    ("lstm", 1, True), ("lstm", 1, False), ("lstm", 2, True), ("gru", 2, True), ("peephole", 1, True)])
+    ("lstm", 1, True), ("lstm", 1, False), ("lstm", 2, True), ("gru", 2, True),
+    ("peephole", 1, True)])
 def test_decoder_follows_luong_equations(cell, layers, scaled):
     decoder = AttentionDecoder(6, layers=layers, cell=cell, scaled_scores=scaled)
     decoder.build(TARGET.shape, MEMORY.shape)

@@ -69,9 +69,10 @@ class AttentionDecoder(keras.layers.Layer):
     def attend(self, memory, memory_mask):
         """What every step needs from the encoder: ``(values, keys, mask)``.
 
-        ``keys = memory @ W_a`` (times the score scale) score the decoder state; ``values`` are the memory
-        through the context's rows of ``W_c``: as ``context @ W = weights @ (memory @ W)``,
-        a step mixes these ``units``-wide rows instead of projecting its context.
+        ``keys = memory @ W_a`` (times the score scale) score the decoder state;
+        ``values`` are the memory through the context's rows of ``W_c``: as
+        ``context @ W = weights @ (memory @ W)``, a step mixes these ``units``-wide rows
+        instead of projecting its context.
         """
         memory_rows = ops.convert_to_tensor(self.attentional.kernel)[:memory.shape[-1]]
         keys = self.memory_keys(memory)

@@ -128,7 +128,8 @@ def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
         return tf.maximum(tf.shape(source)[0], tf.shape(target_out)[0]) <= config.max_train_tokens
 
     if sample:
-        dataset = shuffled(dataset, seed=config.seed).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = shuffled(dataset, seed=config.seed).map(encode,
+                                                          num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
         if training:
