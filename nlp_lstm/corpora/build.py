@@ -215,7 +215,8 @@ def ding_entries(lines: list[str]):
 def headword_pairs(lines: list[str], held_out: set[str]) -> list[str]:
     """Sorted ``english\tgerman`` rows of each entry's headword (its first field, first
     alternative of each side) that are not sentences, leaving out any whose English
-    matches a held-out sentence (``held_out`` holds ``comparable`` forms)."""
+    matches a held-out sentence or one of its alternatives (``held_out`` holds their
+    ``comparable`` forms)."""
     rows = set()
     for index, de, en in ding_entries(lines):
         de, en = first_alternative(de), first_alternative(en)
@@ -242,8 +243,9 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
         rows = [f"{en}\t{de}" for en in sorted(part) for de in pairs[en]]
         write_gzip_lines(out / f"{split}.tsv.gz", ["en\tde"] + rows)
         counts[split] = len(rows)
-        if split != "train":
-            held_out.update(comparable(en) for en in part)
+        if split != "train":  # every "; " alternative of an evaluated sentence
+            held_out.update(comparable(alternative) for en in part
+                            for alternative in en.split("; "))
     dictionary = headword_pairs(lines, held_out)
     write_gzip_lines(out / "dictionary.tsv.gz", ["en\tde"] + dictionary)
     counts["dictionary"] = len(dictionary)
