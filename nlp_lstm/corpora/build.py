@@ -188,12 +188,19 @@ def is_sentence(text: str) -> bool:
     return bool(SENTENCE.match(text)) and len(text.split()) >= 3 and "…" not in text
 
 
-def build_ding(deb: Path, out: Path) -> dict[str, int]:
-    """English-German example sentences from Ding, split by English sentence."""
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
-        lines = (Path(tmp) / "usr/share/trans/de-en").read_text("utf-8").splitlines()
-    pairs: dict[str, list[str]] = {}
+def first_alternative(text: str) -> str:
+    """``"toilet; bathroom"`` -> ``"toilet"`` (Ding separates alternatives with ``; ``)."""
+    return text.split("; ")[0].strip()
+
+
+def comparable(text: str) -> str:
+    """Case and final punctuation folded, to match a headword against a sentence."""
+    return re.sub(r"[\s.?!]+$", "", text.casefold())
+
+
+def ding_entries(lines: list[str]):
+    """``(field_index, german, english)`` for every aligned field of the ``German :: English``
+    lines, annotations removed."""
     for line in lines:
         if line.startswith("#") or " :: " not in line:
             continue
@@ -201,16 +208,47 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
         de_parts, en_parts = german.split(" | "), english.split(" | ")
         if len(de_parts) != len(en_parts):
             continue
-        for de, en in zip(de_parts, en_parts):
-            de, en = clean_side(de), clean_side(en)
-            if is_sentence(de) and is_sentence(en) and de not in pairs.setdefault(en, []):
-                pairs[en].append(de)
+        for index, (de, en) in enumerate(zip(de_parts, en_parts)):
+            yield index, clean_side(de), clean_side(en)
+
+
+def headword_pairs(lines: list[str], held_out: set[str]) -> list[str]:
+    """Sorted ``english\tgerman`` rows of each entry's headword (its first field, first
+    alternative of each side) that are not sentences, leaving out any whose English
+    matches a held-out sentence or one of its alternatives (``held_out`` holds their
+    ``comparable`` forms)."""
+    rows = set()
+    for index, de, en in ding_entries(lines):
+        de, en = first_alternative(de), first_alternative(en)
+        if index or not de or not en or (is_sentence(de) and is_sentence(en)):
+            continue
+        if comparable(en) not in held_out and "\t" not in de + en:
+            rows.add(f"{en}\t{de}")
+    return sorted(rows)
+
+
+def build_ding(deb: Path, out: Path) -> dict[str, int]:
+    """English-German example sentences from Ding, split by English sentence, and the
+    headword pairs (``dictionary.tsv.gz``) as optional extra training data."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        lines = (Path(tmp) / "usr/share/trans/de-en").read_text("utf-8").splitlines()
+    pairs: dict[str, list[str]] = {}
+    for _, de, en in ding_entries(lines):
+        if is_sentence(de) and is_sentence(en) and de not in pairs.setdefault(en, []):
+            pairs[en].append(de)
     sources = sorted(pairs)
-    counts = {}
+    counts, held_out = {}, set()
     for split, part in zip(("train", "validation", "test"), split_three(sources, SEED, 0.05, 0.05)):
         rows = [f"{en}\t{de}" for en in sorted(part) for de in pairs[en]]
         write_gzip_lines(out / f"{split}.tsv.gz", ["en\tde"] + rows)
         counts[split] = len(rows)
+        if split != "train":  # every "; " alternative of an evaluated sentence
+            held_out.update(comparable(alternative) for en in part
+                            for alternative in en.split("; "))
+    dictionary = headword_pairs(lines, held_out)
+    write_gzip_lines(out / "dictionary.tsv.gz", ["en\tde"] + dictionary)
+    counts["dictionary"] = len(dictionary)
     return counts
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import time
 from pathlib import Path
 
@@ -12,12 +13,14 @@ import numpy as np
 import tensorflow as tf
 
 from nlp_lstm import config as config_lib
+from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.distribute import build_before_fit
+from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import (
@@ -62,6 +65,7 @@ class TranslationConfig:
     patience: int = 3
     max_train_tokens: int = 20
     alternatives: int = 2
+    dictionary_pairs: int = 0
     subword_alpha: float = 0.0
     beam_size: int = 4
     length_penalty: float = 0.6
@@ -79,7 +83,7 @@ PRESETS = {
              "decoder_units": 256, "dropout": 0.3, "batch_size": 64, "epochs": 20,
              "learning_rate": 2e-3, "max_train_tokens": 48},
 }
-FINETUNE = {"epochs": 4, "learning_rate": 5e-4, "patience": 2}
+FINETUNE = {"epochs": 4, "learning_rate": 5e-4, "patience": 2, "dictionary_pairs": 0}
 
 
 def training_pairs(pairs: ParallelExamples, alternatives: int) -> ParallelExamples:
@@ -92,6 +96,17 @@ def training_pairs(pairs: ParallelExamples, alternatives: int) -> ParallelExampl
             sources.append(source_readings[min(k, len(source_readings) - 1)])
             targets.append(target_readings[min(k, len(target_readings) - 1)])
     return ParallelExamples(sources, targets)
+
+
+def with_dictionary(train: ParallelExamples, config: TranslationConfig) -> ParallelExamples:
+    """``train`` plus a seeded sample of ``config.dictionary_pairs`` of Ding's headword
+    pairs (``corpora.load_dictionary``), oriented like the sentences."""
+    english, german = corpora.load_dictionary()
+    sides = {"en": english, "de": german}
+    sample = random.Random(config.seed).sample(range(len(english)),
+                                               min(config.dictionary_pairs, len(english)))
+    return ParallelExamples(train.sources + [sides[config.source_language][i] for i in sample],
+                            train.targets + [sides[config.target_language][i] for i in sample])
 
 
 def reference_pairs(pairs: ParallelExamples) -> ParallelExamples:
@@ -321,6 +336,13 @@ def command_train(args) -> None:
         splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          config.source_language, config.target_language,
                                          args.skip_bad_rows, args.target_data)
+        if config.dictionary_pairs:
+            if args.data or (args.dataset or DEFAULT_CORPUS) != DEFAULT_CORPUS:
+                raise NlpLstmError(f"dictionary_pairs adds Ding's headwords to the bundled "
+                                   f"{DEFAULT_CORPUS} corpus; set it to 0 with other data")
+            splits["train"] = with_dictionary(splits["train"], config)
+            print(f"adding {config.dictionary_pairs:,} of Ding's headword pairs to the training "
+                  "sentences")
         train = training_pairs(splits["train"], config.alternatives)
         proto = session.run.reuse_or_write(TOKENIZER_FILE, lambda: train_sentencepiece(
             train.sources + train.targets, config.vocabulary_size, character_coverage=1.0,
