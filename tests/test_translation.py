@@ -179,11 +179,15 @@ def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
     assert translation.with_dictionary(train["train"], config).sources == extended.sources
 
 
-def test_dictionary_pairs_need_the_bundled_corpus(tmp_path, capsys):
-    data = write_pairs(tmp_path / "pairs.tsv", ["A house."] * 10, ["Ein Haus."] * 10)
+def test_dictionary_pairs_apply_to_the_bundled_corpus_only(tmp_path, capsys):
+    english, german = corpora.load("ding_en_de", "train")
+    data = write_pairs(tmp_path / "pairs.tsv", english[:100], german[:100])
     assert translation.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
-                             "--dictionary-pairs", "10", *TINY]) == 2
-    assert "dictionary_pairs" in capsys.readouterr().err
+                             "--export-dir", str(tmp_path / "exports"), "--dictionary-pairs",
+                             "10", *TINY, "--epochs", "1"]) == 0
+    assert "training on file" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["config"]["dictionary_pairs"] == 0
 
 
 def test_padding_does_not_change_the_translation_model():

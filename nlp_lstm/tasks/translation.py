@@ -20,7 +20,6 @@ from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.distribute import build_before_fit
-from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import (
@@ -336,10 +335,11 @@ def command_train(args) -> None:
         splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          config.source_language, config.target_language,
                                          args.skip_bad_rows, args.target_data)
+        if config.dictionary_pairs and (args.data or args.dataset not in (None, DEFAULT_CORPUS)):
+            print(f"note: dictionary_pairs adds Ding's headwords to the bundled {DEFAULT_CORPUS} "
+                  f"corpus only; training on {source} without them")
+            config = dataclasses.replace(config, dictionary_pairs=0)
         if config.dictionary_pairs:
-            if args.data or (args.dataset or DEFAULT_CORPUS) != DEFAULT_CORPUS:
-                raise NlpLstmError(f"dictionary_pairs adds Ding's headwords to the bundled "
-                                   f"{DEFAULT_CORPUS} corpus; set it to 0 with other data")
             splits["train"] = with_dictionary(splits["train"], config)
             print(f"adding {config.dictionary_pairs:,} of Ding's headword pairs to the training "
                   "sentences")
