@@ -83,8 +83,18 @@ def get(name: str) -> Corpus:
 
 def read_lines(name: str, split: str) -> list[str]:
     """Returns the decoded lines of one split (header included for TSV files)."""
-    with gzip.open(get(name).path(split), "rt", encoding="utf-8") as f:
+    return _gzip_lines(get(name).path(split))
+
+
+def _gzip_lines(path: Path) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
         return f.read().splitlines()
+
+
+def _two_columns(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The two columns of TSV lines after the header."""
+    columns = [line.split("\t") for line in lines[1:]]
+    return [c[0] for c in columns], [c[1] for c in columns]
 
 
 def load(name: str, split: str):
@@ -98,17 +108,14 @@ def load(name: str, split: str):
     lines = read_lines(name, split)
     if corpus.kind == "text":
         return "\n".join(lines) + "\n"
-    columns = [line.split("\t") for line in lines[1:]]
-    return [c[0] for c in columns], [c[1] for c in columns]
+    return _two_columns(lines)
 
 
 def load_dictionary() -> tuple[list[str], list[str]]:
     """Ding's headword pairs ``(english, german)``: words and phrases, no sentences,
     none matching a validation or test sentence (``PROVENANCE.md``). Extra training
     data for the translation recipe (``--dictionary-pairs``)."""
-    with gzip.open(DICTIONARY, "rt", encoding="utf-8") as f:
-        columns = [line.split("\t") for line in f.read().splitlines()[1:]]
-    return [c[0] for c in columns], [c[1] for c in columns]
+    return _two_columns(_gzip_lines(DICTIONARY))
 
 
 def split_counts(name: str) -> dict[str, int]:
