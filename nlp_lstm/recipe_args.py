@@ -102,11 +102,6 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     return args
 
 
-def trains_on(args: argparse.Namespace, corpus: str) -> bool:
-    """Whether the command reads the bundled ``corpus`` (no ``--data``, no other ``--dataset``)."""
-    return not args.data and args.dataset in (None, corpus)
-
-
 @contextlib.contextmanager
 def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
     """The training precision (Keras's global dtype policy, for the models built or

@@ -5,7 +5,6 @@ import pytest
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.corpora import build
-from nlp_lstm.errors import NlpLstmError
 
 
 def test_every_corpus_has_three_nonempty_splits():
@@ -93,37 +92,11 @@ def test_ding_headwords_leave_out_sentences_and_held_out_english():
 
 
 def test_bundled_dictionary_holds_no_evaluated_sentence():
-    english, german = corpora.load_extra("ding_en_de")
+    english, german = corpora.load_dictionary()
     assert len(english) == len(german) > 100_000 and all(english) and all(german)
     evaluated = {build.comparable(alternative) for split in ("validation", "test")
                  for en in corpora.load("ding_en_de", split)[0] for alternative in en.split("; ")}
     assert not evaluated & {build.comparable(en) for en in english}
-
-
-def test_polar_words_keep_clear_words_and_leave_out_emoticons_and_held_out_snippets():
-    lexicon = ("awful\t-2.0\t0.9\t[-2]\r\n"
-               ":-)\t1.3\t0.5\t[1]\r\n"
-               "okay\t0.9\t0.3\t[1]\r\n"
-               "can't stand\t-2.0\t0.6\t[-2]\r\n"
-               "gorgeous\t3.0\t0.7\t[3]\r\n"
-               "masterpiece\t3.1\t0.7\t[3]\r\n")
-    held_out = {build.comparable("Masterpiece.")}
-    assert build.polar_words(lexicon, held_out) == [
-        "awful\tnegative", "can't stand\tnegative", "gorgeous\tpositive"]
-
-
-def test_bundled_lexicon_holds_polar_words_and_no_evaluated_snippet():
-    words, labels = corpora.load_extra("rotten_tomatoes")
-    assert len(words) > 5000 and set(labels) == {"positive", "negative"}
-    assert dict(zip(words, labels))["awful"] == "negative"
-    evaluated = {build.comparable(text) for split in ("validation", "test")
-                 for text in corpora.load("rotten_tomatoes", split)[0]}
-    assert not evaluated & {build.comparable(word) for word in words}
-
-
-def test_a_corpus_without_extra_examples_says_so():
-    with pytest.raises(NlpLstmError, match="'shakespeare' has no extra training examples"):
-        corpora.load_extra("shakespeare")
 
 
 @pytest.mark.network

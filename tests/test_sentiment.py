@@ -28,9 +28,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("sentiment")
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = write_tsv(root / "reviews.tsv", texts[:1500], labels[:1500])
-    # VADER's words join the bundled corpus only: on --data the run notes it and trains without.
     code = sentiment.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                           "--export-dir", str(root / "exports"), "--lexicon-words", "100", *TINY])
+                           "--export-dir", str(root / "exports"), *TINY])
     assert code == 0
     return root
 
@@ -49,24 +48,6 @@ def test_train_writes_run_directory_and_versioned_export(trained):
     assert metadata["metrics"]["test"]["accuracy"] == report["test"]["accuracy"]
     assert (export / "assets" / "sentencepiece.model").exists()
     assert not [p for p in (trained / "exports").iterdir() if p.name.startswith(".")]
-
-
-def test_lexicon_words_apply_to_the_bundled_corpus_only(trained):
-    saved = json.loads((trained / "run" / "config.json").read_text())
-    assert saved["config"]["lexicon_words"] == 0
-    report = json.loads((trained / "run" / "metrics.json").read_text())
-    assert sum(report[split]["examples"] for split in ("train", "validation", "test")) == 1500
-
-
-def test_lexicon_words_join_the_training_snippets():
-    train = sentiment.LabelledExamples(*corpora.load("rotten_tomatoes", "train"))
-    config = sentiment.SentimentConfig(lexicon_words=40)
-    extended = sentiment.with_lexicon(train, config)
-    assert extended.texts[:len(train.texts)] == train.texts
-    added = list(zip(extended.texts, extended.labels))[len(train.texts):]
-    assert len(added) == 40 and set(added) <= set(zip(*corpora.load_extra("rotten_tomatoes")))
-    assert all(len(text.split()) <= 2 for text, _ in added)
-    assert sentiment.with_lexicon(train, config).texts == extended.texts
 
 
 def test_training_loss_falls(trained):

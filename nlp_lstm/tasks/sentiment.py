@@ -12,7 +12,6 @@ import numpy as np
 import tensorflow as tf
 
 from nlp_lstm import config as config_lib
-from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
@@ -46,7 +45,6 @@ class SentimentConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
     subword_alpha: float = 0.0
-    lexicon_words: int = 0
     patience: int = 2
     seed: int = 1
 
@@ -59,7 +57,7 @@ PRESETS = {
              "dropout": 0.5, "embedding_dropout": 0.3, "subword_alpha": 0.1,
              "weight_decay": 0.01, "learning_rate": 2e-3, "epochs": 20, "patience": 4},
 }
-FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2, "lexicon_words": 0}
+FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
 
 
@@ -100,13 +98,6 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
         if training:
             dataset = shuffled(dataset, seed=config.seed, cache=False)
     return batch_by_length(dataset, batch_size or config.batch_size, BUCKETS)
-
-
-def with_lexicon(train: LabelledExamples, config: SentimentConfig) -> LabelledExamples:
-    """``train`` plus a seeded sample of ``config.lexicon_words`` of VADER's polar words,
-    each a one-word example labelled ``positive`` or ``negative`` (``corpora.sample_extra``)."""
-    words, labels = corpora.sample_extra(DEFAULT_CORPUS, config.lexicon_words, config.seed)
-    return LabelledExamples(train.texts + words, train.labels + labels)
 
 
 def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:
@@ -224,15 +215,6 @@ def command_train(args) -> None:
         config = config_lib.resolve(SentimentConfig, PRESETS, args.preset, args.overrides)
         splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          args.skip_bad_rows)
-        if config.lexicon_words and not recipe_args.trains_on(args, DEFAULT_CORPUS):
-            print(f"note: lexicon_words adds VADER's polar words to the bundled {DEFAULT_CORPUS} "
-                  f"corpus only; training on {source} without them")
-            config = dataclasses.replace(config, lexicon_words=0)
-        if config.lexicon_words:
-            snippets = len(splits["train"].texts)
-            splits["train"] = with_lexicon(splits["train"], config)
-            print(f"adding {len(splits['train'].texts) - snippets:,} of VADER's polar words to "
-                  f"the {snippets:,} training snippets")
         labels = sorted(set(splits["train"].labels))
         if len(labels) < 2:
             raise NlpLstmError(f"the training data has a single label {labels}; need two or more")

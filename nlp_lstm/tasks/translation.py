@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import time
 from pathlib import Path
 
@@ -98,11 +99,13 @@ def training_pairs(pairs: ParallelExamples, alternatives: int) -> ParallelExampl
 
 def with_dictionary(train: ParallelExamples, config: TranslationConfig) -> ParallelExamples:
     """``train`` plus a seeded sample of ``config.dictionary_pairs`` of Ding's headword
-    pairs (``corpora.sample_extra``), oriented like the sentences."""
-    english, german = corpora.sample_extra(DEFAULT_CORPUS, config.dictionary_pairs, config.seed)
+    pairs (``corpora.load_dictionary``), oriented like the sentences."""
+    english, german = corpora.load_dictionary()
     sides = {"en": english, "de": german}
-    return ParallelExamples(train.sources + sides[config.source_language],
-                            train.targets + sides[config.target_language])
+    sample = random.Random(config.seed).sample(range(len(english)),
+                                               min(config.dictionary_pairs, len(english)))
+    return ParallelExamples(train.sources + [sides[config.source_language][i] for i in sample],
+                            train.targets + [sides[config.target_language][i] for i in sample])
 
 
 def reference_pairs(pairs: ParallelExamples) -> ParallelExamples:
@@ -332,7 +335,7 @@ def command_train(args) -> None:
         splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          config.source_language, config.target_language,
                                          args.skip_bad_rows, args.target_data)
-        if config.dictionary_pairs and not recipe_args.trains_on(args, DEFAULT_CORPUS):
+        if config.dictionary_pairs and (args.data or args.dataset not in (None, DEFAULT_CORPUS)):
             print(f"note: dictionary_pairs adds Ding's headwords to the bundled {DEFAULT_CORPUS} "
                   f"corpus only; training on {source} without them")
             config = dataclasses.replace(config, dictionary_pairs=0)
