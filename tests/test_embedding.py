@@ -1,9 +1,12 @@
+import gzip
+
 import keras
 import numpy as np
 import pytest
 
 from nlp_lstm.embedding import (
     TokenEmbedding,
+    initialize_from_vectors,
     pretrained_matrix,
     read_word2vec_text,
     warm_start_matrix,
@@ -63,6 +66,21 @@ def test_pretrained_vectors_match_sentencepiece_pieces(tmp_path):
 def test_bad_vector_files(tmp_path, text, message):
     with pytest.raises(NlpLstmError, match=message):
         read_word2vec_text(write_vectors(tmp_path, text))
+
+
+def test_embedding_starts_from_a_gzip_vector_file(tmp_path):
+    path = tmp_path / "vectors.txt.gz"
+    path.write_bytes(gzip.compress("2 2\nfilm 1 2\ngood 3 4\n".encode()))
+    pieces = ["<pad>", "<unk>", "<s>", "</s>", "\u2581good", "\u2581Film", "xq"]
+    embedding = TokenEmbedding(7, 2)
+    assert initialize_from_vectors(embedding, pieces, path) == 2
+    np.testing.assert_array_equal(embedding.matrix[4:6], [[3, 4], [1, 2]])
+    with pytest.raises(NlpLstmError, match=r"vectors.txt.gz: the vectors have 2 dimensions but "
+                                           r"the embedding has 3; set embedding_dim=2"):
+        initialize_from_vectors(TokenEmbedding(7, 3), pieces, path)
+    path.write_bytes(gzip.compress(b"2 2\nfilm 1 2\n")[:-6])
+    with pytest.raises(NlpLstmError, match="vectors.txt.gz: damaged gzip file"):
+        initialize_from_vectors(embedding, pieces, path)
 
 
 def test_warm_start_keeps_rows_of_known_pieces():

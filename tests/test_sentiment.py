@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,8 +12,10 @@ from hypothesis import given
 from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
+from nlp_lstm.embedding import read_word2vec_text
 from nlp_lstm.layers import MaskedMaxMeanPooling
 from nlp_lstm.tasks import sentiment
+from nlp_lstm.tokenization import SentencePieceTokenizer
 
 TINY = ["--vocabulary-size", "400", "--embedding-dim", "16", "--lstm-units", "8",
         "--sequence-length", "48", "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.01"]
@@ -135,12 +138,31 @@ def test_finetune_keeps_labels_when_names_match(trained, tmp_path):
     assert after["config"]["vocabulary_size"] == before["config"]["vocabulary_size"]
 
 
+def test_training_starts_from_pretrained_vectors(tmp_path):
+    """With a learning rate of 0 the export holds the GloVe rows it started from."""
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    data = write_tsv(tmp_path / "reviews.tsv", texts[:600], labels[:600])
+    assert sentiment.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+                           "--export-dir", str(tmp_path / "exports"), *TINY, "--epochs", "1",
+                           "--learning-rate", "0", "--embedding-dim", "100",
+                           "--pretrained-vectors", "glove_100d"]) == 0
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    matrix = model.get_layer("token_embedding").matrix
+    pieces = SentencePieceTokenizer((tmp_path / "run" / "sentencepiece.model").read_bytes()).pieces()
+    words, vectors = read_word2vec_text(corpora.word_vectors("glove_100d"))
+    row = {w: i for i, w in enumerate(words)}
+    shared = [(i, row[p[1:]]) for i, p in enumerate(pieces) if p[1:] in row and p[0] == "\u2581"]
+    assert len(shared) > 100
+    np.testing.assert_allclose(matrix[[i for i, _ in shared]], vectors[[j for _, j in shared]])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--data", "missing.tsv"], "missing.tsv: no such file"),
     (["train", "--lstm-unitz", "3"], "unknown config field 'lstm_unitz'"),
     (["train", "--epochs", "many"], "config field 'epochs' expects int"),
     (["train", "--dataset", "shakespeare"], "is for generation, not sentiment"),
     (["evaluate", "--model", "nowhere"], "nowhere: no such export directory"),
+    (["train", "--pretrained-vectors", "nowhere.vec"], "nowhere.vec: no such file"),
 ])
 def test_bad_input_is_one_clear_message(argv, message, capsys, tmp_path):
     assert sentiment.main(argv + ["--run-dir", str(tmp_path / "r")] if argv[0] == "train" else argv) == 2

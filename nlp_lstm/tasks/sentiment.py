@@ -12,10 +12,12 @@ import numpy as np
 import tensorflow as tf
 
 from nlp_lstm import config as config_lib
+from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
 from nlp_lstm.data.sources import labelled_splits
+from nlp_lstm.embedding import initialize_from_vectors
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
@@ -45,6 +47,8 @@ class SentimentConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
     subword_alpha: float = 0.0
+    pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
+    freeze_embedding: bool = False
     patience: int = 2
     seed: int = 1
 
@@ -166,7 +170,14 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     if classifier is None:
         classifier = build_sentiment_classifier(
             tokenizer.vocabulary_size(), len(labels), config.embedding_dim, config.lstm_units,
-            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell))
+            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell),
+            config.freeze_embedding)
+        if config.pretrained_vectors:
+            path = corpora.word_vectors(config.pretrained_vectors)
+            found = initialize_from_vectors(classifier.get_layer("token_embedding"),
+                                            tokenizer.pieces(), path, config.seed)
+            print(f"embedding: {found:,} of {tokenizer.vocabulary_size():,} pieces start "
+                  f"from the vectors in {path}")
     optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
                                        clipnorm=1.0)
     classifier.compile(optimizer=optimizer,
