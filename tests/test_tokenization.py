@@ -70,6 +70,16 @@ def test_bpe_models_train_too(sentiment_proto):
     assert SentencePieceTokenizer(proto).vocabulary_size() == 800
 
 
+def test_a_lower_case_model_folds_case_inside_the_graph():
+    texts, _ = corpora.load("rotten_tomatoes", "train")
+    tokenizer = SentencePieceTokenizer(train_sentencepiece(texts[:2000], vocabulary_size=800,
+                                                           lower_case=True))
+    ids = tokenizer(tf.constant(["The FILM is Great.", "the film is great."])).numpy()
+    np.testing.assert_array_equal(ids[0], ids[1])
+    assert tokenizer.detokenize(ids).numpy()[0] == b"the film is great."
+    assert not [p for p in tokenizer.pieces()[4:] if p != p.lower()]
+
+
 def test_character_tokenizer_round_trip_and_unknowns():
     text = "ROMEO: Ay, Grüße — naïve café.\n"
     tokenizer = CharacterTokenizer(build_character_vocabulary(text))

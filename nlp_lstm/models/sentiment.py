@@ -18,8 +18,7 @@ from nlp_lstm.tokenization import SentencePieceTokenizer
 
 def build_sentiment_classifier(vocabulary_size: int, num_classes: int, embedding_dim: int = 128,
                                units: int = 128, layers: int = 2, dropout: float = 0.3,
-                               embedding_dropout: float = 0.1, cell: str = "lstm",
-                               freeze_embedding: bool = False) -> keras.Model:
+                               embedding_dropout: float = 0.1, cell: str = "lstm") -> keras.Model:
     """Builds the classifier over token ids.
 
     Args:
@@ -31,14 +30,13 @@ def build_sentiment_classifier(vocabulary_size: int, num_classes: int, embedding
         dropout: between LSTM layers and before the output layer.
         embedding_dropout: on the token vectors.
         cell: ``lstm``, ``gru`` or ``peephole``.
-        freeze_embedding: keep the token vectors as set (e.g. pretrained ones).
 
     Returns:
         ``keras.Model``: ``int32[batch, time]`` (0 = padding) -> ``float32[batch, num_classes]``.
     """
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     vectors = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
-                             trainable=not freeze_embedding, name="token_embedding")(ids)
+                             name="token_embedding")(ids)
     sequences = recurrent_stack(vectors, units, layers, bidirectional=True, dropout=dropout,
                                 cell=cell)
     pooled = MaskedMaxMeanPooling(name="pooling")(sequences)

@@ -36,6 +36,7 @@ class SentimentConfig:
 
     cell: str = "lstm"
     vocabulary_size: int = 4000
+    lower_case: bool = False
     sequence_length: int = 96
     embedding_dim: int = 64
     lstm_units: int = 64
@@ -48,18 +49,19 @@ class SentimentConfig:
     weight_decay: float = 0.0
     subword_alpha: float = 0.0
     pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
-    freeze_embedding: bool = False
     patience: int = 2
     seed: int = 1
 
 
 PRESETS = {
     "quick": {},
-    # Subword sampling, weight decay and heavy dropout hold off the over-fitting that
-    # ~10k short snippets invite; training then needs more epochs.
-    "full": {"vocabulary_size": 8000, "embedding_dim": 128, "lstm_units": 128, "lstm_layers": 2,
-             "dropout": 0.5, "embedding_dropout": 0.3, "subword_alpha": 0.1,
-             "weight_decay": 0.01, "learning_rate": 2e-3, "epochs": 20, "patience": 4},
+    # ~10k short snippets teach few words: the embedding starts from GloVe, with a
+    # lower-cased vocabulary (as GloVe's) large enough to keep most words whole, and
+    # weight decay and heavy dropout hold off the over-fitting.
+    "full": {"vocabulary_size": 13000, "lower_case": True, "pretrained_vectors": "glove_100d",
+             "embedding_dim": 100, "lstm_units": 128, "lstm_layers": 2, "dropout": 0.5,
+             "embedding_dropout": 0.3, "weight_decay": 0.01, "learning_rate": 2e-3,
+             "epochs": 20, "patience": 4},
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
@@ -170,8 +172,7 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     if classifier is None:
         classifier = build_sentiment_classifier(
             tokenizer.vocabulary_size(), len(labels), config.embedding_dim, config.lstm_units,
-            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell),
-            config.freeze_embedding)
+            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell))
         if config.pretrained_vectors:
             path = corpora.word_vectors(config.pretrained_vectors)
             found = initialize_from_vectors(classifier.get_layer("token_embedding"),
@@ -230,7 +231,8 @@ def command_train(args) -> None:
         if len(labels) < 2:
             raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
         proto = session.run.reuse_or_write(TOKENIZER_FILE, lambda: train_sentencepiece(
-            splits["train"].texts, config.vocabulary_size, source=args.data or source),
+            splits["train"].texts, config.vocabulary_size,
+            source=args.data or source, lower_case=config.lower_case),
             f"a SentencePiece model ({config.vocabulary_size} pieces) on the training split")
         session.run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                                "labels": labels, "corpus": source})

@@ -19,6 +19,7 @@ def train_sentencepiece(
     character_coverage: float = 0.9995,
     max_sentence_length: int = 16384,
     source: str | None = None,
+    lower_case: bool = False,
 ) -> bytes:
     """Trains a SentencePiece model with the library's fixed special ids.
 
@@ -30,6 +31,8 @@ def train_sentencepiece(
             (1.0 for small alphabets, 0.9995 for Latin scripts).
         max_sentence_length: longer sentences (in bytes) are skipped by the trainer.
         source: the file the texts came from, named in errors.
+        lower_case: fold case in the model's normalizer (NFKC + case folding), so
+            "Film" and "film" are one piece, in training and in every use of the model.
 
     Returns:
         The serialized model proto, ready for ``SentencePieceTokenizer``.
@@ -52,6 +55,7 @@ def train_sentencepiece(
             sentence_iterator=iter(sentences), model_writer=buffer,
             vocab_size=vocabulary_size, model_type=model_type,
             character_coverage=character_coverage, max_sentence_length=max_sentence_length,
+            normalization_rule_name="nmt_nfkc_cf" if lower_case else "nmt_nfkc",
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
             pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>",
             input_sentence_size=2_000_000, shuffle_input_sentence=True,
