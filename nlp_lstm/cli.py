@@ -63,7 +63,8 @@ def _tokenizer(args) -> None:
     print(f"training a {args.model_type} SentencePiece model ({args.vocabulary_size} pieces) "
           f"on {len(texts):,} lines", file=sys.stderr)
     proto = train_sentencepiece(texts, args.vocabulary_size, args.model_type,
-                                args.character_coverage, source=args.data or args.corpus)
+                                args.character_coverage, source=args.data or args.corpus,
+                                lower_case=args.lower_case)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(proto)
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--vocabulary-size", type=int, default=8000)
     tok.add_argument("--model-type", choices=("unigram", "bpe"), default="unigram")
     tok.add_argument("--character-coverage", type=float, default=0.9995)
+    tok.add_argument("--lower-case", action="store_true",
+                     help="fold case in the model's normaliser (as the sentiment full preset)")
     tok.add_argument("--output", required=True, help="where to write the .model file")
     tok.add_argument("--encode", nargs="*", metavar="TEXT", help="texts to show tokenized")
     tok.set_defaults(run=_tokenizer)

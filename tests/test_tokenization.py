@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp_lstm import corpora
+from nlp_lstm import cli, corpora
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.tokenization import (
     BOS_ID,
@@ -70,10 +70,11 @@ def test_bpe_models_train_too(sentiment_proto):
     assert SentencePieceTokenizer(proto).vocabulary_size() == 800
 
 
-def test_a_lower_case_model_folds_case_inside_the_graph():
-    texts, _ = corpora.load("rotten_tomatoes", "train")
-    tokenizer = SentencePieceTokenizer(train_sentencepiece(texts[:2000], vocabulary_size=800,
-                                                           lower_case=True))
+def test_a_lower_case_model_folds_case_inside_the_graph(tmp_path):
+    model = tmp_path / "lower.model"
+    assert cli.main(["tokenizer", "--corpus", "rotten_tomatoes", "--vocabulary-size", "800",
+                     "--lower-case", "--output", str(model)]) == 0
+    tokenizer = SentencePieceTokenizer.from_file(model)
     ids = tokenizer(tf.constant(["The FILM is Great.", "the film is great."])).numpy()
     np.testing.assert_array_equal(ids[0], ids[1])
     assert tokenizer.detokenize(ids).numpy()[0] == b"the film is great."
