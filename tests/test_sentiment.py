@@ -59,6 +59,17 @@ def test_training_loss_falls(trained):
     assert len(losses) == 3 and losses[-1] < losses[0] - 0.05
 
 
+def test_learning_rate_anneals_to_zero_over_the_run(trained):
+    report = json.loads((trained / "run" / "metrics.json").read_text())
+    optimizer = keras.saving.load_model(trained / "run" / "model.keras").optimizer
+    schedule = optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["initial_learning_rate"] == pytest.approx(0.01)
+    assert schedule["config"]["alpha"] == 0.0
+    assert schedule["config"]["decay_steps"] == 3 * report["steps_per_epoch"]
+    assert report["training_steps"] == 3 * report["steps_per_epoch"]  # ran the whole schedule
+
+
 CONSUMER = """
 import json, sys
 import tensorflow as tf

@@ -61,7 +61,7 @@ PRESETS = {
     "full": {"vocabulary_size": 13000, "lower_case": True, "pretrained_vectors": "glove_100d",
              "embedding_dim": 100, "lstm_units": 128, "lstm_layers": 2, "dropout": 0.5,
              "embedding_dropout": 0.3, "weight_decay": 0.01, "learning_rate": 2e-3,
-             "epochs": 20, "patience": 4},
+             "epochs": 6, "patience": 4},
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
@@ -179,16 +179,18 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                                             tokenizer.pieces(), path, config.seed)
             print(f"embedding: {found:,} of {tokenizer.vocabulary_size():,} pieces start "
                   f"from the vectors in {path}")
-    optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
-                                       clipnorm=1.0)
-    classifier.compile(optimizer=optimizer,
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
-          f"{labels}; {classifier.count_params():,} parameters")
     # Counted without subword sampling, so every worker of a distributed run agrees.
     steps_per_epoch, tokens_per_epoch = epoch_size(make_dataset(
         splits["train"], labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True,
         "training data"))
+    # Annealed to zero over the whole run: the last epochs settle instead of over-fitting.
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                      config.epochs * steps_per_epoch)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0)
+    classifier.compile(optimizer=optimizer,
+                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
+          f"{labels}; {classifier.count_params():,} parameters")
     history = fit(classifier, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
                   mode="max", patience=config.patience,
