@@ -32,7 +32,8 @@ def trained(tmp_path_factory):
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = write_tsv(root / "reviews.tsv", texts[:1500], labels[:1500])
     code = sentiment.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                           "--export-dir", str(root / "exports"), *TINY])
+                           "--export-dir", str(root / "exports"), *TINY,
+                           "--adversarial-epsilon", "0.02"])  # adversarial, as the full preset
     assert code == 0
     return root
 

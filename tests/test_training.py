@@ -220,7 +220,8 @@ def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path
     command = [sys.executable, str(RECIPES / "sentiment.py"), "train", "--data", "reviews.tsv",
                "--run-dir", "run", "--export-dir", "exports", "--checkpoint-every", "5",
                "--epochs", "3", "--patience", "9", "--batch-size", "16",
-               "--vocabulary-size", "300", "--lstm-units", "16", "--embedding-dim", "16"]
+               "--vocabulary-size", "300", "--lstm-units", "16", "--embedding-dim", "16",
+               "--adversarial-epsilon", "0.02"]  # the full preset's training step
     first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     deadline = time.time() + 300

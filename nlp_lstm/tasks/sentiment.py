@@ -15,6 +15,7 @@ from nlp_lstm import config as config_lib
 from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
+from nlp_lstm.adversarial import AdversarialEmbeddingTraining
 from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
 from nlp_lstm.data.sources import labelled_splits
 from nlp_lstm.embedding import initialize_from_vectors
@@ -49,6 +50,7 @@ class SentimentConfig:
     weight_decay: float = 0.0
     subword_alpha: float = 0.0
     pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
+    adversarial_epsilon: float = 0.0  # > 0: adversarial training on the embedding table
     patience: int = 2
     seed: int = 1
 
@@ -57,11 +59,11 @@ PRESETS = {
     "quick": {},
     # ~10k short snippets teach few words: the embedding starts from GloVe, with a
     # lower-cased vocabulary (as GloVe's) large enough to keep most words whole, and
-    # weight decay and heavy dropout hold off the over-fitting.
+    # weight decay, heavy dropout and adversarial training hold off the over-fitting.
     "full": {"vocabulary_size": 13000, "lower_case": True, "pretrained_vectors": "glove_100d",
              "embedding_dim": 100, "lstm_units": 128, "lstm_layers": 2, "dropout": 0.5,
              "embedding_dropout": 0.3, "weight_decay": 0.01, "learning_rate": 2e-3,
-             "epochs": 6, "patience": 4},
+             "adversarial_epsilon": 8.0, "epochs": 6, "patience": 4},
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
@@ -187,11 +189,17 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
                                                       config.epochs * steps_per_epoch)
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0)
-    classifier.compile(optimizer=optimizer,
-                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compiled = {"optimizer": optimizer, "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"]}
+    classifier.compile(**compiled)  # saved with the optimizer, whichever model trains
+    trainee = classifier
+    if config.adversarial_epsilon > 0:
+        table = classifier.get_layer("token_embedding").embedding.embeddings
+        trainee = AdversarialEmbeddingTraining(classifier, table, config.adversarial_epsilon)
+        trainee.compile(**compiled)
     print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
           f"{labels}; {classifier.count_params():,} parameters")
-    history = fit(classifier, make_batches, validation, run, batch_size=config.batch_size,
+    history = fit(trainee, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
                   mode="max", patience=config.patience,
                   key=config_lib.to_json(config), strategy=session.strategy,
