@@ -175,6 +175,7 @@ def test_training_starts_from_pretrained_vectors(tmp_path):
     (["train", "--dataset", "shakespeare"], "is for generation, not sentiment"),
     (["evaluate", "--model", "nowhere"], "nowhere: no such export directory"),
     (["train", "--pretrained-vectors", "nowhere.vec"], "nowhere.vec: no such file"),
+    (["train", "--adversarial-epsilon", "-1"], "adversarial_epsilon must be 0 (off) or positive"),
 ])
 def test_bad_input_is_one_clear_message(argv, message, capsys, tmp_path):
     assert sentiment.main(argv + ["--run-dir", str(tmp_path / "r")] if argv[0] == "train" else argv) == 2

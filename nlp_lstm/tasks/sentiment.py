@@ -161,6 +161,9 @@ def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None 
 def train_and_export(splits, labels, proto, config, session: TrainingSession, source: str,
                      classifier: keras.Model | None = None) -> dict:
     """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+    if config.adversarial_epsilon < 0:
+        raise NlpLstmError(f"adversarial_epsilon must be 0 (off) or positive, "
+                           f"not {config.adversarial_epsilon}")
     keras.utils.set_random_seed(config.seed)
     run = session.run
     tokenizer = make_tokenizer(proto, config)
@@ -193,7 +196,7 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                 "metrics": ["accuracy"]}
     classifier.compile(**compiled)  # saved with the optimizer, whichever model trains
     trainee = classifier
-    if config.adversarial_epsilon > 0:
+    if config.adversarial_epsilon:
         table = classifier.get_layer("token_embedding").embedding.embeddings
         trainee = AdversarialEmbeddingTraining(classifier, table, config.adversarial_epsilon)
         trainee.compile(**compiled)
