@@ -323,7 +323,7 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         done = first * steps_per_epoch + steps_per_epoch - steps
         train = training_input(strategy, make_batches, batch_size, done)
         model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
-                  steps_per_epoch=steps, callbacks=callbacks,
+                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False,  # tf.data does
                   verbose=1 if sys.stdout.isatty() else 2)
         if model.stop_training:
             break

@@ -1,8 +1,11 @@
+import warnings
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp_lstm.data import batch_by_length, language_model_windows, shuffled
+from nlp_lstm.data import batch_by_length, language_model_windows, shuffled, with_known_length
 from nlp_lstm.errors import NlpLstmError
 
 
@@ -26,6 +29,26 @@ def test_bucketing_groups_similar_lengths_and_pads_right():
 def test_plain_padded_batches():
     ids, n = next(iter(batch_by_length(ragged_dataset([1, 5]), batch_size=2)))
     assert ids.shape == (2, 5) and n.numpy().tolist() == [1, 5]
+
+
+def keras_warns_it_ran_out(dataset: tf.data.Dataset) -> bool:
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(40, 2),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.evaluate(dataset, verbose=0)
+    return any("ran out of data" in str(w.message) for w in caught)
+
+
+def test_evaluation_batches_carry_their_count_so_keras_reads_them_to_the_end_cleanly():
+    bucketed = batch_by_length(ragged_dataset([2, 30, 3, 31, 2]), batch_size=2, boundaries=[10])
+    assert bucketed.cardinality() == tf.data.UNKNOWN_CARDINALITY
+    counted = with_known_length(bucketed)
+    assert counted.cardinality() == 3 and len(list(counted)) == 3
+    assert keras_warns_it_ran_out(bucketed) and not keras_warns_it_ran_out(counted)
+    endless = tf.data.Dataset.range(4).repeat()
+    assert with_known_length(endless).cardinality() == tf.data.INFINITE_CARDINALITY
 
 
 def test_shuffle_is_seeded_and_reshuffles_each_epoch():

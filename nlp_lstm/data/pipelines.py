@@ -47,6 +47,20 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int,
     return batched.prefetch(AUTOTUNE)
 
 
+def with_known_length(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` with its number of elements known to tf.data (counted in one pass
+    when bucketing or filtering has hidden it).
+
+    Keras reads a dataset of unknown length until it runs out and then warns "Your
+    input ran out of data"; with the length known, evaluation stops at the end cleanly.
+    Run it on finite evaluation data only: it reads the dataset once.
+    """
+    if dataset.cardinality() != tf.data.UNKNOWN_CARDINALITY:
+        return dataset
+    count = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(count))
+
+
 def language_model_windows(ids: np.ndarray, window: int, batch_size: int, start_id: int,
                            seed: int | None = None, source: str = "corpus") -> tf.data.Dataset:
     """Next-token training windows cut from one long id stream.

@@ -16,7 +16,7 @@ from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.adversarial import AdversarialEmbeddingTraining
-from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled
+from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled, with_known_length
 from nlp_lstm.data.sources import labelled_splits
 from nlp_lstm.embedding import initialize_from_vectors
 from nlp_lstm.errors import NlpLstmError
@@ -86,7 +86,8 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
     defaults to the config's).
 
     Training batches are reshuffled every pass (seeded) and, with ``subword_alpha > 0``,
-    re-segmented by SentencePiece sampling every pass.
+    re-segmented by SentencePiece sampling every pass; evaluation batches keep their
+    order and carry their count (``with_known_length``).
     """
     ids = label_ids(examples.labels, labels, source)
     dataset = tf.data.Dataset.from_tensor_slices((examples.texts, ids))
@@ -105,7 +106,8 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
         dataset = dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).cache()
         if training:
             dataset = shuffled(dataset, seed=config.seed, cache=False)
-    return batch_by_length(dataset, batch_size or config.batch_size, BUCKETS)
+    batches = batch_by_length(dataset, batch_size or config.batch_size, BUCKETS)
+    return batches if training else with_known_length(batches)
 
 
 def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:

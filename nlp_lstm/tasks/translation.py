@@ -16,7 +16,7 @@ from nlp_lstm import config as config_lib
 from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
-from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled
+from nlp_lstm.data import ParallelExamples, batch_by_length, shuffled, with_known_length
 from nlp_lstm.data.alternatives import first_reading, readings
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.distribute import build_before_fit
@@ -123,7 +123,8 @@ def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
     Sources end with eos; target inputs start with bos, target outputs end with
     eos. Training leaves out pairs with a side longer than ``max_train_tokens``
     (a common NMT practice: long pairs cost the most and teach the least);
-    evaluation truncates them instead, so every pair counts.
+    evaluation truncates them instead, so every pair counts, and its batches carry
+    their count (``with_known_length``).
     """
     dataset = tf.data.Dataset.from_tensor_slices((pairs.sources, pairs.targets))
     length = config.max_train_tokens - 1
@@ -150,8 +151,9 @@ def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
             dataset = shuffled(dataset, seed=config.seed, cache=False)
     if training:
         dataset = dataset.filter(short_enough)
-    return batch_by_length(dataset, batch_size or config.batch_size, BUCKETS).map(
+    batches = batch_by_length(dataset, batch_size or config.batch_size, BUCKETS).map(
         lambda source, target_in, target_out: ((source, target_in), target_out))
+    return batches if training else with_known_length(batches)
 
 
 def decoding_settings(config: TranslationConfig) -> DecodingSettings:
