@@ -1,8 +1,8 @@
-"""Adversarial training on word vectors: the fast gradient method on an embedding table.
+"""Adversarial training on word vectors: the fast gradient method on each sentence's vectors.
 
 Example:
-    >>> table = classifier.get_layer("token_embedding").embedding.embeddings
-    >>> trainer = AdversarialEmbeddingTraining(classifier, table, epsilon=8.0)
+    >>> embedding = classifier.get_layer("token_embedding")
+    >>> trainer = AdversarialEmbeddingTraining(classifier, embedding, epsilon=2.0)
     >>> trainer.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")
     >>> trainer.fit(batches)  # trains (and checkpoints) the classifier's weights
 """
@@ -12,66 +12,70 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from nlp_lstm.embedding import TokenEmbedding
+
 
 class AdversarialEmbeddingTraining(keras.Model):
-    """Trains ``model`` on two losses per batch: its usual loss, and its loss with the
-    embedding table moved by ``epsilon`` (L2 norm over the whole table) along the usual
-    loss's gradient, the change of the word vectors that hurts most to first order
+    """Trains ``model`` on two losses per batch: its usual loss, and its loss with each
+    example's word vectors moved by ``epsilon`` (L2 norm over the example's vectors)
+    along the usual loss's gradient, the change that hurts most to first order
     (Goodfellow et al. 2015; Miyato et al. 2017, "Adversarial training methods for
     semi-supervised text classification"). The model learns to keep its prediction when
     the vectors of a sentence's words move a little, which regularises a classifier
     trained on few examples.
 
-    The perturbed pass is stateless: the table variable is never written, so a replica
-    of a ``tf.distribute`` strategy perturbs with its own batch's gradient and nothing
-    can be left perturbed. Progress shows the usual (unperturbed) loss.
+    The perturbation is added to the vectors ``embedding`` outputs
+    (``TokenEmbedding.shifted``), never to a weight: nothing can be left perturbed, and
+    each replica of a ``tf.distribute`` strategy perturbs with its own examples'
+    gradients. Progress shows the usual loss.
 
     Args:
-        model: the model to train. This wrapper has exactly its weights; save, export and
-            evaluate ``model`` itself.
-        table: the embedding variable to perturb, one of ``model``'s trainable weights.
-        epsilon: L2 norm of the perturbation (> 0), in the units of the vectors: the
-            sentiment full preset uses 8 on GloVe vectors (rows of norm about 5); a freshly
-            initialised table (rows of norm about 0.2) needs a few hundredths.
+        model: the model to train, whose input is the token ids ``embedding`` reads.
+            This wrapper has exactly its weights; save, export and evaluate ``model``.
+        embedding: the model's ``TokenEmbedding``.
+        epsilon: L2 norm of each example's perturbation (> 0), in the units of the
+            vectors: the sentiment full preset uses 2 on GloVe vectors (rows of norm
+            about 5, some 20 tokens a sentence).
 
     Raises:
-        ValueError: if ``table`` is not a trainable weight of ``model``, or ``epsilon <= 0``.
+        ValueError: if ``embedding`` is not a ``TokenEmbedding`` of ``model``, or
+            ``epsilon <= 0``.
     """
 
-    def __init__(self, model: keras.Model, table: keras.Variable, epsilon: float, **kwargs):
+    def __init__(self, model: keras.Model, embedding: TokenEmbedding, epsilon: float,
+                 **kwargs):
         super().__init__(name=f"{model.name}_adversarial", **kwargs)
-        positions = [i for i, v in enumerate(model.trainable_variables) if v is table]
-        if not positions:
-            raise ValueError(f"{table.path} is not a trainable weight of {model.name}")
+        if not (isinstance(embedding, TokenEmbedding)
+                and any(layer is embedding for layer in model.layers)):
+            raise ValueError(f"{embedding.name} is not a TokenEmbedding of {model.name}")
         if epsilon <= 0:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
-        self.model, self.epsilon, self.table_position = model, float(epsilon), positions[0]
+        self.model, self.embedding, self.epsilon = model, embedding, float(epsilon)
         self.built = True  # no weights of its own (so a checkpoint loads before a step)
 
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
 
     def perturbation(self, gradient) -> tf.Tensor:
-        """``epsilon`` times the table gradient scaled to unit L2 norm (dense)."""
-        return self.epsilon * tf.math.l2_normalize(tf.convert_to_tensor(gradient))
+        """``epsilon`` times each example's vector gradient scaled to unit L2 norm."""
+        gradient = tf.cast(gradient, "float32")
+        return self.epsilon * tf.math.l2_normalize(gradient,
+                                                   axis=list(range(1, gradient.shape.rank)))
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         variables = self.trainable_variables
-        with tf.GradientTape() as tape:
+        origin = tf.zeros(tf.concat([tf.shape(x), [self.embedding.output_dim]], 0),
+                          self.embedding.compute_dtype)  # a zero shift, to differentiate at
+        with tf.GradientTape() as tape, self.embedding.shifted(origin):
+            tape.watch(origin)
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
-        gradients = tape.gradient(self.optimizer.scale_loss(loss), variables)
-        shift = tf.stop_gradient(self.perturbation(gradients[self.table_position]))
-        with tf.GradientTape() as tape:
-            values = [v.value + shift if i == self.table_position else v.value
-                      for i, v in enumerate(variables)]
-            perturbed, states = self.stateless_call(
-                values, [v.value for v in self.non_trainable_variables], x, training=True)
-            adversarial_loss = self.compute_loss(x, y, perturbed, sample_weight)
+        *gradients, toward = tape.gradient(self.optimizer.scale_loss(loss), [*variables, origin])
+        shift = tf.stop_gradient(self.perturbation(toward))
+        with tf.GradientTape() as tape, self.embedding.shifted(shift):
+            adversarial_loss = self.compute_loss(x, y, self(x, training=True), sample_weight)
         adversarial = tape.gradient(self.optimizer.scale_loss(adversarial_loss), variables)
-        for variable, state in zip(self.non_trainable_variables, states):
-            variable.assign(state)  # e.g. dropout's seeds move on as after a normal pass
         self.optimizer.apply_gradients(
             (tf.convert_to_tensor(a) + tf.convert_to_tensor(b), v)
             for a, b, v in zip(gradients, adversarial, variables))

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from pathlib import Path
 
@@ -42,13 +43,28 @@ class TokenEmbedding(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout)
         self.embedding.trainable = self.trainable  # the constructor flag reaches the sublayer
         self.supports_masking = True
+        self._shift = None
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
         self.built = True
 
     def call(self, ids, training=None):
-        return self.dropout(self.embedding(ids), training=training)
+        vectors = self.dropout(self.embedding(ids), training=training)
+        if self._shift is not None:  # inside ``shifted``
+            vectors = vectors + keras.ops.cast(self._shift, vectors.dtype)
+        return vectors
+
+    @contextlib.contextmanager
+    def shifted(self, shift):
+        """Within the block, the layer adds ``shift`` (``[batch, time, output_dim]``, the
+        shape of its output) to the vectors it returns: how adversarial training moves a
+        model's word vectors without touching the table (``nlp_lstm.adversarial``)."""
+        self._shift = shift
+        try:
+            yield
+        finally:
+            self._shift = None
 
     def compute_mask(self, ids, mask=None):
         return keras.ops.not_equal(ids, PAD_ID)

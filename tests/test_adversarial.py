@@ -1,4 +1,4 @@
-"""Adversarial training on the embedding table: the perturbation, the update, tf.distribute."""
+"""Adversarial training on word vectors: the perturbation, the update, tf.distribute."""
 
 import json
 import subprocess
@@ -24,8 +24,8 @@ def classifier(seed: int = 3) -> keras.Model:
     return model
 
 
-def table_of(model: keras.Model):
-    return model.get_layer("token_embedding").embedding.embeddings
+def embedding_of(model: keras.Model):
+    return model.get_layer("token_embedding")
 
 
 def batch() -> tuple[np.ndarray, np.ndarray]:
@@ -35,47 +35,56 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
     return ids, (ids[:, 0] % 2).astype("int32")
 
 
-def loss_and_table_gradient(model: keras.Model, ids, labels):
-    with tf.GradientTape() as tape:
-        loss = LOSS(labels, model(ids))
-    return float(loss), tf.convert_to_tensor(tape.gradient(loss, table_of(model).value))
+def losses_with_shift(model: keras.Model, ids, labels, shift):
+    """Per-example losses, by hand: the model's layers after the embedding, run on the
+    word vectors plus ``shift`` (the padding mask comes from the ids)."""
+    mask = ids != 0
+    sequences = model.get_layer("bilstm_1")(embedding_of(model)(ids) + shift, mask=mask)
+    pooled = model.get_layer("pooling")(sequences, mask=mask)
+    return keras.losses.sparse_categorical_crossentropy(
+        labels, model.get_layer("probabilities")(pooled))
 
 
-def test_the_perturbation_has_norm_epsilon_and_raises_the_loss():
+def test_the_perturbation_has_norm_epsilon_per_example_and_raises_each_loss():
     model = classifier()
     ids, labels = batch()
-    trainer = AdversarialEmbeddingTraining(model, table_of(model), epsilon=0.5)
-    loss, gradient = loss_and_table_gradient(model, ids, labels)
-    shift = trainer.perturbation(gradient)
-    assert float(tf.norm(shift)) == pytest.approx(0.5, rel=1e-5)
-    table = table_of(model)
-    original = table.numpy()
-    table.assign(original + shift)
-    uphill = float(LOSS(labels, model(ids)))
-    table.assign(original - shift)
-    downhill = float(LOSS(labels, model(ids)))
-    assert downhill < loss < uphill
+    trainer = AdversarialEmbeddingTraining(model, embedding_of(model), epsilon=0.5)
+    zero = tf.zeros((8, 7, 6))
+    with tf.GradientTape() as tape:
+        tape.watch(zero)
+        losses = losses_with_shift(model, ids, labels, zero)
+        loss = tf.reduce_mean(losses)
+    np.testing.assert_allclose(
+        losses, keras.losses.sparse_categorical_crossentropy(labels, model(ids)), rtol=1e-5)
+    shift = trainer.perturbation(tape.gradient(loss, zero))
+    np.testing.assert_allclose(tf.norm(shift, axis=[1, 2]), 0.5, rtol=1e-5)
+    assert np.abs(shift.numpy()[:3, 5:]).max() == 0  # padding is not perturbed
+    uphill = losses_with_shift(model, ids, labels, shift).numpy()
+    downhill = losses_with_shift(model, ids, labels, -shift).numpy()
+    assert (downhill < losses.numpy()).all() and (losses.numpy() < uphill).all()
 
 
-def test_a_step_descends_on_the_usual_plus_the_perturbed_loss_and_leaves_no_perturbation():
+def test_a_step_descends_on_the_usual_plus_the_perturbed_loss():
     ids, labels = batch()
     rate, epsilon = 0.1, 0.5
     trained = classifier()
-    trainer = AdversarialEmbeddingTraining(trained, table_of(trained), epsilon)
+    trainer = AdversarialEmbeddingTraining(trained, embedding_of(trained), epsilon)
     trainer.compile(optimizer=keras.optimizers.SGD(rate), loss=LOSS)
     trainer.train_on_batch(ids, labels)
 
-    # The same step by hand, moving the table for the second gradient and back.
+    # The same step by hand: the second gradient is taken with each example's vectors
+    # moved by epsilon along that example's gradient.
     expected = classifier()
-    table, variables = table_of(expected), expected.trainable_variables
+    variables = expected.trainable_variables
+    zero = tf.zeros((8, 7, 6))
     with tf.GradientTape() as tape:
-        usual = tape.gradient(LOSS(labels, expected(ids)), variables)
-    shift = epsilon * tf.math.l2_normalize(tf.convert_to_tensor(usual[variables.index(table)]))
-    original = table.numpy()
-    table.assign(original + shift)
+        tape.watch(zero)
+        loss = tf.reduce_mean(losses_with_shift(expected, ids, labels, zero))
+    *usual, toward = tape.gradient(loss, [*variables, zero])
+    norms = tf.norm(toward, axis=[1, 2], keepdims=True)
     with tf.GradientTape() as tape:
-        perturbed = tape.gradient(LOSS(labels, expected(ids)), variables)
-    table.assign(original)
+        loss = tf.reduce_mean(losses_with_shift(expected, ids, labels, epsilon * toward / norms))
+    perturbed = tape.gradient(loss, variables)
     for variable, a, b in zip(variables, usual, perturbed):
         variable.assign(variable - rate * (tf.convert_to_tensor(a) + tf.convert_to_tensor(b)))
 
@@ -83,12 +92,14 @@ def test_a_step_descends_on_the_usual_plus_the_perturbed_loss_and_leaves_no_pert
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6, err_msg=got.path)
 
 
-def test_the_table_must_belong_to_the_model_and_epsilon_be_positive():
+def test_the_embedding_must_belong_to_the_model_and_epsilon_be_positive():
     model = classifier()
-    with pytest.raises(ValueError, match="not a trainable weight"):
-        AdversarialEmbeddingTraining(model, table_of(classifier(seed=4)), 1.0)
+    with pytest.raises(ValueError, match="not a TokenEmbedding of"):
+        AdversarialEmbeddingTraining(model, embedding_of(classifier(seed=4)), 1.0)
+    with pytest.raises(ValueError, match="not a TokenEmbedding of"):
+        AdversarialEmbeddingTraining(model, model.get_layer("pooling"), 1.0)
     with pytest.raises(ValueError, match="epsilon must be positive"):
-        AdversarialEmbeddingTraining(model, table_of(model), 0.0)
+        AdversarialEmbeddingTraining(model, embedding_of(model), 0.0)
 
 
 MIRRORED = """
@@ -107,8 +118,7 @@ strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     keras.utils.set_random_seed(1)
     model = build_sentiment_classifier(30, 2, embedding_dim=8, units=8, layers=1)
-    table = model.get_layer("token_embedding").embedding.embeddings
-    trainer = AdversarialEmbeddingTraining(model, table, epsilon=1.0)
+    trainer = AdversarialEmbeddingTraining(model, model.get_layer("token_embedding"), 0.5)
     trainer.compile(optimizer=keras.optimizers.Adam(0.02),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = trainer.fit(ids, labels, batch_size=16, epochs=15, verbose=0).history

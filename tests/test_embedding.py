@@ -39,6 +39,18 @@ def test_dropout_only_while_training():
     assert np.mean(keras.ops.convert_to_numpy(embedding(ids, training=True)) == 0) > 0.3
 
 
+def test_a_shift_applies_inside_its_block_only_even_when_the_block_fails():
+    embedding = TokenEmbedding(10, 4)
+    ids = np.array([[3, 5, 0]], dtype="int32")
+    plain = keras.ops.convert_to_numpy(embedding(ids))
+    shift = np.arange(12, dtype="float32").reshape(1, 3, 4)
+    with embedding.shifted(shift):
+        np.testing.assert_allclose(embedding(ids), plain + shift)
+    with pytest.raises(RuntimeError), embedding.shifted(shift):
+        raise RuntimeError("a failed step")
+    np.testing.assert_array_equal(embedding(ids), plain)
+
+
 def write_vectors(tmp_path, text):
     path = tmp_path / "vectors.txt"
     path.write_text(text, encoding="utf-8")

@@ -50,7 +50,7 @@ class SentimentConfig:
     weight_decay: float = 0.0
     subword_alpha: float = 0.0
     pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
-    adversarial_epsilon: float = 0.0  # > 0: adversarial training on the embedding table
+    adversarial_epsilon: float = 0.0  # > 0: adversarial training on the word vectors
     patience: int = 2
     seed: int = 1
 
@@ -199,8 +199,8 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     classifier.compile(**compiled)  # saved with the optimizer, whichever model trains
     trainee = classifier
     if config.adversarial_epsilon:
-        table = classifier.get_layer("token_embedding").embedding.embeddings
-        trainee = AdversarialEmbeddingTraining(classifier, table, config.adversarial_epsilon)
+        trainee = AdversarialEmbeddingTraining(
+            classifier, classifier.get_layer("token_embedding"), config.adversarial_epsilon)
         trainee.compile(**compiled)
     print(f"training on {len(splits['train'].texts):,} examples, {len(labels)} classes "
           f"{labels}; {classifier.count_params():,} parameters")
