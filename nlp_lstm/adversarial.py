@@ -2,7 +2,7 @@
 
 Example:
     >>> embedding = classifier.get_layer("token_embedding")
-    >>> trainer = AdversarialEmbeddingTraining(classifier, embedding, epsilon=2.0)
+    >>> trainer = AdversarialEmbeddingTraining(classifier, embedding, epsilon=1.0)
     >>> trainer.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")
     >>> trainer.fit(batches)  # trains (and checkpoints) the classifier's weights
 """
@@ -34,7 +34,7 @@ class AdversarialEmbeddingTraining(keras.Model):
             This wrapper has exactly its weights; save, export and evaluate ``model``.
         embedding: the model's ``TokenEmbedding``.
         epsilon: L2 norm of each example's perturbation (> 0), in the units of the
-            vectors: the sentiment full preset uses 2 on GloVe vectors (rows of norm
+            vectors: the sentiment full preset uses 1 on GloVe vectors (rows of norm
             about 5, some 20 tokens a sentence).
 
     Raises:

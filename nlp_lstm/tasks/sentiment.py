@@ -63,7 +63,7 @@ PRESETS = {
     "full": {"vocabulary_size": 13000, "lower_case": True, "pretrained_vectors": "glove_100d",
              "embedding_dim": 100, "lstm_units": 128, "lstm_layers": 2, "dropout": 0.5,
              "embedding_dropout": 0.3, "weight_decay": 0.01, "learning_rate": 2e-3,
-             "adversarial_epsilon": 8.0, "epochs": 6, "patience": 4},
+             "adversarial_epsilon": 1.0, "epochs": 6, "patience": 4},
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
