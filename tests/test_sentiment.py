@@ -18,7 +18,8 @@ from nlp_lstm.tasks import sentiment
 from nlp_lstm.tokenization import SentencePieceTokenizer
 
 TINY = ["--vocabulary-size", "400", "--embedding-dim", "16", "--lstm-units", "8",
-        "--sequence-length", "48", "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.01"]
+        "--sequence-length", "48", "--epochs", "4", "--patience", "4", "--batch-size", "32",
+        "--learning-rate", "0.01"]
 
 
 def write_tsv(path, texts, labels):
@@ -57,7 +58,7 @@ def test_train_writes_run_directory_and_versioned_export(trained):
 def test_training_loss_falls(trained):
     rows = (trained / "run" / "history.csv").read_text().splitlines()[1:]
     losses = [float(row.split(",")[2]) for row in rows]
-    assert len(losses) == 3 and losses[-1] < losses[0] - 0.05
+    assert len(losses) == 4 and losses[-1] < losses[0] - 0.05
 
 
 def test_learning_rate_anneals_to_zero_over_the_run(trained):
@@ -67,8 +68,8 @@ def test_learning_rate_anneals_to_zero_over_the_run(trained):
     assert schedule["class_name"] == "CosineDecay"
     assert schedule["config"]["initial_learning_rate"] == pytest.approx(0.01)
     assert schedule["config"]["alpha"] == 0.0
-    assert schedule["config"]["decay_steps"] == 3 * report["steps_per_epoch"]
-    assert report["training_steps"] == 3 * report["steps_per_epoch"]  # ran the whole schedule
+    assert schedule["config"]["decay_steps"] == 4 * report["steps_per_epoch"]
+    assert report["training_steps"] == 4 * report["steps_per_epoch"]  # ran the whole schedule
 
 
 CONSUMER = """
