@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -124,7 +123,7 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
                                       export_dir, args.checkpoint_every)
             yield session
             # Complete (trained, evaluated, exported): running the command again starts over.
-            shutil.rmtree(session.run.path / "backup", ignore_errors=True)
+            session.run.remove_checkpoints()
     finally:
         keras.mixed_precision.set_global_policy(before)
 

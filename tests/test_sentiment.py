@@ -12,10 +12,14 @@ from hypothesis import given
 from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
+from nlp_lstm.data import LabelledExamples, read_labelled
 from nlp_lstm.embedding import read_word2vec_text
 from nlp_lstm.layers import MaskedMaxMeanPooling
+from nlp_lstm.models.sentiment import build_sentiment_classifier
+from nlp_lstm.precision import set_model_policy
 from nlp_lstm.tasks import sentiment
-from nlp_lstm.tokenization import SentencePieceTokenizer
+from nlp_lstm.tokenization import SentencePieceTokenizer, train_sentencepiece
+from nlp_lstm.training import RunDirectory, TrainingSession, logged_history
 
 TINY = ["--vocabulary-size", "400", "--embedding-dim", "16", "--lstm-units", "8",
         "--sequence-length", "48", "--epochs", "4", "--patience", "4", "--batch-size", "32",
@@ -177,10 +181,65 @@ def test_training_starts_from_pretrained_vectors(tmp_path):
     (["evaluate", "--model", "nowhere"], "nowhere: no such export directory"),
     (["train", "--pretrained-vectors", "nowhere.vec"], "nowhere.vec: no such file"),
     (["train", "--adversarial-epsilon", "-1"], "adversarial_epsilon must be 0 (off) or positive"),
+    (["train", "--pretrain-reviews", "nowhere.tsv"], "nowhere.tsv: no such file"),
+    (["train", "--pretrain-reviews", "imdb_reviews", "--pretrain-epochs", "0"],
+     "pretrain_epochs must be at least 1"),
 ])
 def test_bad_input_is_one_clear_message(argv, message, capsys, tmp_path):
     assert sentiment.main(argv + ["--run-dir", str(tmp_path / "r")] if argv[0] == "train" else argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_review_endings_keep_the_last_words_of_each_review():
+    reviews = LabelledExamples(["one two  three four", "five"], ["positive", "negative"])
+    assert sentiment.review_endings(reviews, words=2).texts == ["three four", "five"]
+
+
+def test_reviews_with_labels_the_snippets_lack_are_an_error_naming_the_file(tmp_path, capsys):
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    data = write_tsv(tmp_path / "snippets.tsv", texts[:300], labels[:300])
+    stars = write_tsv(tmp_path / "stars.tsv", ["Great fun.", "A bore."], ["5", "1"])
+    assert sentiment.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+                           *TINY, "--pretrain-reviews", str(stars)]) == 2
+    assert f"{stars} has labels ['1', '5'] that the model does not know" in capsys.readouterr().err
+
+
+def test_pretraining_on_reviews_teaches_the_classifier_and_a_resume_only_reloads_it(tmp_path,
+                                                                                  capsys):
+    reviews = read_labelled(corpora.reviews("imdb_reviews"))
+    path = write_tsv(tmp_path / "imdb.tsv", reviews.texts[:3000], reviews.labels[:3000])
+    config = sentiment.SentimentConfig(vocabulary_size=400, embedding_dim=16, lstm_units=8,
+                                       sequence_length=48, batch_size=32, learning_rate=0.01,
+                                       pretrain_reviews=str(path), pretrain_epochs=3)
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    tokenizer = sentiment.make_tokenizer(train_sentencepiece(texts, 400, lower_case=True), config)
+    classes = ["negative", "positive"]
+    validation = sentiment.make_dataset(LabelledExamples(texts[:300], labels[:300]), classes,
+                                        tokenizer, config, False, "snippets")
+    session = TrainingSession(tf.distribute.get_strategy(), RunDirectory(tmp_path / "run"),
+                              tmp_path / "exports")
+
+    def new_classifier():
+        return set_model_policy(build_sentiment_classifier(400, 2, 16, 8, 1), "mixed_bfloat16")
+
+    classifier = new_classifier()
+    sentiment.pretrain_on_reviews(classifier, classes, tokenizer, config, session, validation)
+    stage = tmp_path / "run" / "pretraining"
+    history = logged_history(stage / "history.csv")
+    assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0] - 0.05
+    assert (stage / "plots" / "training_curves.png").exists()
+    assert classifier.dtype_policy.name == "mixed_bfloat16"  # as the main stage trains
+    assert session.run.resuming and not session.run.checkpointed
+
+    resumed = new_classifier()  # as a run interrupted after the stage builds it again
+    capsys.readouterr()
+    sentiment.pretrain_on_reviews(resumed, classes, tokenizer, config, session, validation)
+    assert "resuming from epoch 4, step 0" in capsys.readouterr().out
+    assert len(logged_history(stage / "history.csv")["loss"]) == 3  # not trained again
+    for mine, theirs in zip(classifier.weights, resumed.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    session.run.remove_checkpoints()
+    assert not session.run.resuming and not (stage / "backup").exists()
 
 
 def test_masked_pooling_ignores_padding():

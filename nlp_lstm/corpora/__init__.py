@@ -22,6 +22,7 @@ CORPORA_DIR = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
 DICTIONARY = CORPORA_DIR / "ding_en_de" / "dictionary.tsv.gz"
 WORD_VECTORS = {"glove_100d": CORPORA_DIR / "glove_100d" / "vectors.txt.gz"}
+REVIEWS = {"imdb_reviews": CORPORA_DIR / "imdb_reviews" / "reviews.tsv.gz"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +125,13 @@ def word_vectors(name_or_path: str) -> Path:
     20,000 most frequent words and those of the Rotten Tomatoes training split), or
     ``name_or_path`` itself as a path."""
     return WORD_VECTORS.get(name_or_path, Path(name_or_path))
+
+
+def reviews(name_or_path: str) -> Path:
+    """The labelled reviews file (``imdb_reviews``: IMDb's 24,902 labelled training
+    reviews, ``text``/``label`` TSV, positive/negative), or ``name_or_path`` itself as
+    a path. Extra in-domain text for pretraining the sentiment classifier."""
+    return REVIEWS.get(name_or_path, Path(name_or_path))
 
 
 def split_counts(name: str) -> dict[str, int]:

