@@ -19,6 +19,7 @@ from nlp_lstm import corpora
 from nlp_lstm.callbacks import read_position
 from nlp_lstm.distribute import (is_chief, make_strategy, per_replica_batch_size,
                                  sharded_stream, writable_paths)
+from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "sentiment.py"
@@ -90,9 +91,9 @@ def free_ports(count: int) -> list[int]:
 class Cluster:
     """Two sentiment workers on 127.0.0.1 training together with ``multi-worker``."""
 
-    def __init__(self, tmp_path: Path, epochs: int, checkpoint_every: int):
+    def __init__(self, tmp_path: Path, epochs: int, checkpoint_every: int, extra=()):
         texts, labels = corpora.load("rotten_tomatoes", "train")
-        self.data = tmp_path / "reviews.tsv"
+        self.data = tmp_path / "snippets.tsv"
         self.data.write_text("text\tlabel\n" + "".join(
             f"{t}\t{l}\n" for t, l in zip(texts[:800], labels[:800])))
         self.run_dir, self.export_dir = tmp_path / "run", tmp_path / "exports"
@@ -102,7 +103,7 @@ class Cluster:
                      "--export-dir", str(self.export_dir), "--strategy", "multi-worker",
                      "--checkpoint-every", str(checkpoint_every), "--epochs", str(epochs),
                      "--patience", "100", "--batch_size", "16", "--vocabulary_size", "300",
-                     "--lstm_units", "16", "--embedding_dim", "16"]
+                     "--lstm_units", "16", "--embedding_dim", "16", *extra]
 
     def start(self) -> list[subprocess.Popen]:
         workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
@@ -140,10 +141,18 @@ def history(run_dir: Path) -> list[dict]:
 
 
 def test_two_workers_train_one_model_and_the_chief_exports_it(tmp_path):
-    cluster = Cluster(tmp_path, epochs=2, checkpoint_every=100)
+    """With a pretraining stage on 400 IMDb reviews before the snippets."""
+    reviews = read_labelled(corpora.reviews("imdb_reviews"))
+    pretraining = tmp_path / "imdb.tsv"
+    pretraining.write_text("text\tlabel\n" + "".join(
+        f"{t}\t{l}\n" for t, l in zip(reviews.texts[:400], reviews.labels[:400])))
+    cluster = Cluster(tmp_path, epochs=2, checkpoint_every=100,
+                      extra=["--pretrain-reviews", str(pretraining)])
     wait(cluster.start(), cluster)
     first, second = cluster.digests()
     assert first == second  # all-reduced gradients keep the replicas identical
+    assert all("pretraining on the last 60 words of 400 reviews" in cluster.log(i) for i in (0, 1))
+    assert len(history(cluster.run_dir / "pretraining")) == 1
     rows = history(cluster.run_dir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
     assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]
