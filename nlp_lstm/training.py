@@ -102,10 +102,10 @@ class RunDirectory:
         write_json_atomic(self.path / name, payload)
         return self.path / name
 
-    def stage(self, name: str) -> "RunDirectory":
+    def stage(self, name: str, create: bool = True) -> "RunDirectory":
         """The folder of a training stage that runs before the main one (e.g. pretraining):
         its own history, logs and checkpoints, resumed like the main stage's."""
-        return RunDirectory(self.path / name, restore_from=self.restore_from / name)
+        return RunDirectory(self.path / name, create, restore_from=self.restore_from / name)
 
     @property
     def checkpointed(self) -> bool:

@@ -17,9 +17,9 @@ import tensorflow as tf
 
 from nlp_lstm import corpora
 from nlp_lstm.callbacks import read_position
+from nlp_lstm.data import read_labelled
 from nlp_lstm.distribute import (is_chief, make_strategy, per_replica_batch_size,
                                  sharded_stream, writable_paths)
-from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "sentiment.py"
@@ -153,6 +153,7 @@ def test_two_workers_train_one_model_and_the_chief_exports_it(tmp_path):
     assert first == second  # all-reduced gradients keep the replicas identical
     assert all("pretraining on the last 60 words of 400 reviews" in cluster.log(i) for i in (0, 1))
     assert len(history(cluster.run_dir / "pretraining")) == 1
+    assert not list(cluster.run_dir.glob("**/backup"))  # complete: every stage's removed
     rows = history(cluster.run_dir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
     assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]

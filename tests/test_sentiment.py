@@ -18,7 +18,7 @@ from nlp_lstm.layers import MaskedMaxMeanPooling
 from nlp_lstm.models.sentiment import build_sentiment_classifier
 from nlp_lstm.precision import set_model_policy
 from nlp_lstm.tasks import sentiment
-from nlp_lstm.tokenization import SentencePieceTokenizer, train_sentencepiece
+from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
 from nlp_lstm.training import RunDirectory, TrainingSession, logged_history
 
 TINY = ["--vocabulary-size", "400", "--embedding-dim", "16", "--lstm-units", "8",
@@ -144,11 +144,15 @@ def test_finetune_with_a_new_head_learns_a_new_domain(trained, tmp_path):
 
 
 def test_finetune_keeps_labels_when_names_match(trained, tmp_path):
+    """Fine-tuning continues from the export's weights: it never pretrains (a reviews
+    file in the config, as in a full-preset export's, is not read)."""
     texts, labels = corpora.load("rotten_tomatoes", "validation")
     data = write_tsv(tmp_path / "more.tsv", texts[:400], labels[:400])
     assert sentiment.main(["finetune", "--from", str(trained / "exports" / "1"), "--data", str(data),
                            "--run-dir", str(tmp_path / "run"), "--export-dir",
-                           str(tmp_path / "exports"), "--epochs", "1"]) == 0
+                           str(tmp_path / "exports"), "--epochs", "1",
+                           "--pretrain-reviews", str(tmp_path / "nowhere.tsv")]) == 0
+    assert not (tmp_path / "run" / "pretraining").exists()
     before = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
     after = json.loads((tmp_path / "exports" / "1" / "nlp_lstm.json").read_text())
     assert after["labels"] == before["labels"]
@@ -190,30 +194,56 @@ def test_bad_input_is_one_clear_message(argv, message, capsys, tmp_path):
     assert message in capsys.readouterr().err
 
 
-def test_review_endings_keep_the_last_words_of_each_review():
+def test_pretraining_reads_the_end_of_each_review():
     reviews = LabelledExamples(["one two  three four", "five"], ["positive", "negative"])
     assert sentiment.review_endings(reviews, words=2).texts == ["three four", "five"]
+    texts, _ = corpora.load("rotten_tomatoes", "train")
+    config = sentiment.SentimentConfig(sequence_length=6)
+    tokenizer = sentiment.make_tokenizer(train_sentencepiece(texts[:2000], 300), config)
+    text = "a long , slow and utterly charmless film"
+    pieces = tokenizer.tokenize(text).numpy()
+    batches = {keep_end: next(iter(sentiment.make_dataset(
+        LabelledExamples([text], ["negative"]), ["negative"], tokenizer, config, False, "r",
+        keep_end=keep_end)))[0].numpy()[0] for keep_end in (False, True)}
+    assert list(batches[False]) == [*pieces[:5], EOS_ID]
+    assert list(batches[True]) == [*pieces[-5:], EOS_ID]
 
 
-def test_reviews_with_labels_the_snippets_lack_are_an_error_naming_the_file(tmp_path, capsys):
+def test_reviews_labelled_unlike_the_data_stop_before_training(tmp_path, capsys):
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = write_tsv(tmp_path / "snippets.tsv", texts[:300], labels[:300])
     stars = write_tsv(tmp_path / "stars.tsv", ["Great fun.", "A bore."], ["5", "1"])
     assert sentiment.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
                            *TINY, "--pretrain-reviews", str(stars)]) == 2
-    assert f"{stars} has labels ['1', '5'] that the model does not know" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert (f"{stars}: the pretraining reviews are labelled ['1', '5'], the training data "
+            "['negative', 'positive']; pass --pretrain-reviews '' to train without them"
+            in captured.err)
+    assert "SentencePiece" not in captured.out
+
+
+def test_a_pretraining_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
+    """Its tokenizer would be reused by a run that never checks the stage's settings."""
+    texts, labels = corpora.load("rotten_tomatoes", "train")
+    data = write_tsv(tmp_path / "snippets.tsv", texts[:300], labels[:300])
+    (tmp_path / "run" / "pretraining" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / "pretraining" / "backup" / "position.json").write_text("{}")
+    assert sentiment.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+                           *TINY]) == 2
+    assert "holds a pretraining checkpoint of a run with other settings" in capsys.readouterr().err
 
 
 def test_pretraining_on_reviews_teaches_the_classifier_and_a_resume_only_reloads_it(tmp_path,
                                                                                   capsys):
-    reviews = read_labelled(corpora.reviews("imdb_reviews"))
-    path = write_tsv(tmp_path / "imdb.tsv", reviews.texts[:3000], reviews.labels[:3000])
+    imdb = read_labelled(corpora.reviews("imdb_reviews"))
+    path = write_tsv(tmp_path / "imdb.tsv", imdb.texts[:3000], imdb.labels[:3000])
     config = sentiment.SentimentConfig(vocabulary_size=400, embedding_dim=16, lstm_units=8,
                                        sequence_length=48, batch_size=32, learning_rate=0.01,
                                        pretrain_reviews=str(path), pretrain_epochs=3)
     texts, labels = corpora.load("rotten_tomatoes", "train")
     tokenizer = sentiment.make_tokenizer(train_sentencepiece(texts, 400, lower_case=True), config)
     classes = ["negative", "positive"]
+    reviews = sentiment.read_reviews(config, classes)
     validation = sentiment.make_dataset(LabelledExamples(texts[:300], labels[:300]), classes,
                                         tokenizer, config, False, "snippets")
     session = TrainingSession(tf.distribute.get_strategy(), RunDirectory(tmp_path / "run"),
@@ -223,17 +253,21 @@ def test_pretraining_on_reviews_teaches_the_classifier_and_a_resume_only_reloads
         return set_model_policy(build_sentiment_classifier(400, 2, 16, 8, 1), "mixed_bfloat16")
 
     classifier = new_classifier()
-    sentiment.pretrain_on_reviews(classifier, classes, tokenizer, config, session, validation)
+    record = sentiment.pretrain_on_reviews(classifier, reviews, classes, tokenizer, config,
+                                           session, validation)
     stage = tmp_path / "run" / "pretraining"
     history = logged_history(stage / "history.csv")
     assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0] - 0.05
+    assert record["reviews"] == 3000 and record["epochs"] == 3
+    assert record["validation_accuracy"] == max(history["val_accuracy"])
     assert (stage / "plots" / "training_curves.png").exists()
     assert classifier.dtype_policy.name == "mixed_bfloat16"  # as the main stage trains
     assert session.run.resuming and not session.run.checkpointed
 
     resumed = new_classifier()  # as a run interrupted after the stage builds it again
     capsys.readouterr()
-    sentiment.pretrain_on_reviews(resumed, classes, tokenizer, config, session, validation)
+    sentiment.pretrain_on_reviews(resumed, reviews, classes, tokenizer, config, session,
+                                  validation)
     assert "resuming from epoch 4, step 0" in capsys.readouterr().out
     assert len(logged_history(stage / "history.csv")["loss"]) == 3  # not trained again
     for mine, theirs in zip(classifier.weights, resumed.weights):

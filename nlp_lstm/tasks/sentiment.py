@@ -87,9 +87,10 @@ def label_ids(labels: list[str], vocabulary: list[str], source: str) -> np.ndarr
 
 def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: SentencePieceTokenizer,
                  config: SentimentConfig, training: bool, source: str,
-                 batch_size: int | None = None) -> tf.data.Dataset:
+                 batch_size: int | None = None, keep_end: bool = False) -> tf.data.Dataset:
     """Tokenized, length-bucketed batches of ``(ids, label_id)`` (``batch_size``
-    defaults to the config's).
+    defaults to the config's). A text longer than the sequence keeps its first pieces,
+    or its last with ``keep_end``.
 
     Training batches are reshuffled every pass (seeded) and, with ``subword_alpha > 0``,
     re-segmented by SentencePiece sampling every pass; evaluation batches keep their
@@ -103,7 +104,8 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
     def tokenize(text, label):
         tokens = (tokenizer.sampling_tokenize(text, config.subword_alpha) if sample
                   else tokenizer.tokenize(text))
-        return tf.concat([tokens[:length], [EOS_ID]], axis=0), label
+        kept = tokens[-length:] if keep_end else tokens[:length]
+        return tf.concat([kept, [EOS_ID]], axis=0), label
 
     if sample:  # cache the texts, shuffle, then segment afresh every epoch
         dataset = shuffled(dataset, seed=config.seed)
@@ -117,17 +119,21 @@ def make_dataset(examples: LabelledExamples, labels: list[str], tokenizer: Sente
 
 
 def training_batches(examples: LabelledExamples, labels: list[str],
-                     tokenizer: SentencePieceTokenizer, config: SentimentConfig, source: str):
-    """What ``training.fit`` reads: ``(make_batches, steps_per_epoch, tokens_per_epoch)``.
+                     tokenizer: SentencePieceTokenizer, config: SentimentConfig, source: str,
+                     keep_end: bool = False):
+    """What ``training.fit`` reads: ``(make_batches, steps_per_epoch, tokens_per_epoch)``
+    (``keep_end`` as in ``make_dataset``).
 
     The epoch is counted without subword sampling, so every worker of a distributed
     run agrees on its length.
     """
     def make_batches(batch_size: int) -> tf.data.Dataset:
-        return make_dataset(examples, labels, tokenizer, config, True, source, batch_size)
+        return make_dataset(examples, labels, tokenizer, config, True, source, batch_size,
+                            keep_end)
 
     steps, tokens = epoch_size(make_dataset(
-        examples, labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True, source))
+        examples, labels, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True, source,
+        keep_end=keep_end))
     return make_batches, steps, tokens
 
 
@@ -147,27 +153,50 @@ def review_endings(examples: LabelledExamples, words: int = REVIEW_ENDING_WORDS)
                             examples.labels, examples.skipped)
 
 
-def pretrain_on_reviews(classifier: keras.Model, labels: list[str],
-                        tokenizer: SentencePieceTokenizer, config: SentimentConfig,
-                        session: TrainingSession, validation: tf.data.Dataset) -> None:
-    """Trains a new classifier on the endings of long labelled reviews
-    (``config.pretrain_reviews``) for ``config.pretrain_epochs`` before the snippets.
-
-    IMDb's 25k reviews are about 25 times the snippets' text: the whole BiLSTM learns
-    how reviewers praise and pan before it sees the few snippets. The stage has its
-    own folder in the run directory, ``pretraining/`` (history, logs, checkpoints),
-    keeps its best epoch on the snippets' validation split and resumes like the main
-    stage; a run interrupted after it finished only reloads its weights.
+def read_reviews(config: SentimentConfig, labels: list[str],
+                 skip_bad_rows: bool = False) -> LabelledExamples | None:
+    """The endings (``review_endings``) of the reviews to pretrain on
+    (``config.pretrain_reviews``), or None when the config does not pretrain.
 
     Raises:
-        NlpLstmError: for an unreadable reviews file (naming file and line), or review
-            labels that the snippets do not have.
+        NlpLstmError: for ``pretrain_epochs`` below 1, an unreadable reviews file (naming
+            file and line), or review labels that the training data does not have.
     """
+    if not config.pretrain_reviews:
+        return None
+    if config.pretrain_epochs < 1:
+        raise NlpLstmError(f"pretrain_epochs must be at least 1, not {config.pretrain_epochs}")
     path = corpora.reviews(config.pretrain_reviews)
-    reviews = review_endings(read_labelled(path))
-    make_batches, steps, _ = training_batches(reviews, labels, tokenizer, config, str(path))
+    reviews = read_labelled(path, skip_bad_rows=skip_bad_rows)
+    if not set(reviews.labels) <= set(labels):
+        raise NlpLstmError(
+            f"the pretraining reviews are labelled {sorted(set(reviews.labels))}, the training "
+            f"data {labels}; pass --pretrain-reviews '' to train without them, or reviews "
+            "labelled like the data", path=path)
+    return review_endings(reviews)
+
+
+def pretrain_on_reviews(classifier: keras.Model, reviews: LabelledExamples, labels: list[str],
+                        tokenizer: SentencePieceTokenizer, config: SentimentConfig,
+                        session: TrainingSession, validation: tf.data.Dataset) -> dict:
+    """Trains a new classifier on review endings (``read_reviews``) for
+    ``config.pretrain_epochs`` before the snippets.
+
+    IMDb's 25k reviews hold 30 times the snippets' words (their endings, 8 times): the
+    whole BiLSTM learns how reviewers praise and pan before it sees the few snippets.
+    The stage has its own folder in the run directory, ``pretraining/`` (history, logs,
+    checkpoints, plots), keeps its best epoch on the snippets' validation split and
+    resumes like the main stage; a run interrupted after it only reloads its weights.
+
+    Returns:
+        What the stage did, for the run's metrics: reviews, epochs, steps, seconds and
+        the best validation accuracy.
+    """
+    source = f"reviews {config.pretrain_reviews}"
+    make_batches, steps, _ = training_batches(reviews, labels, tokenizer, config, source,
+                                              keep_end=True)
     print(f"pretraining on the last {REVIEW_ENDING_WORDS} words of {len(reviews.texts):,} "
-          f"reviews from {path}: {config.pretrain_epochs} epoch(s) of {steps} steps")
+          f"{source}: {config.pretrain_epochs} epoch(s) of {steps} steps")
     precision = classifier.dtype_policy.name
     classifier.compile(**compile_settings(config, config.pretrain_epochs * steps))
     stage = session.run.stage("pretraining")
@@ -178,7 +207,10 @@ def pretrain_on_reviews(classifier: keras.Model, labels: list[str],
                   checkpoint_every=session.checkpoint_every)
     set_model_policy(classifier, precision)  # fit leaves it computing in float32
     plots.training_curves(history, ["loss", "accuracy"], stage.plots / "training_curves.png",
-                          title=f"sentiment pretraining: {path.name}")
+                          title=f"sentiment pretraining: {source}")
+    return {"reviews": len(reviews.texts), "epochs": config.pretrain_epochs,
+            "steps_per_epoch": steps, "seconds": history["seconds"],
+            "validation_accuracy": max(history["val_accuracy"])}
 
 
 def make_tokenizer(proto: bytes, config: SentimentConfig) -> SentencePieceTokenizer:
@@ -232,13 +264,13 @@ def export_run(run: RunDirectory, export_dir: Path, metrics_report: dict | None 
 
 
 def train_and_export(splits, labels, proto, config, session: TrainingSession, source: str,
-                     classifier: keras.Model | None = None) -> dict:
-    """The common tail of train and finetune: fit, evaluate, plot, save, export."""
+                     classifier: keras.Model | None = None,
+                     reviews: LabelledExamples | None = None) -> dict:
+    """The common tail of train and finetune: (pretrain a new classifier on ``reviews``,)
+    fit, evaluate, plot, save, export."""
     if config.adversarial_epsilon < 0:
         raise NlpLstmError(f"adversarial_epsilon must be 0 (off) or positive, "
                            f"not {config.adversarial_epsilon}")
-    if config.pretrain_reviews and config.pretrain_epochs < 1:
-        raise NlpLstmError(f"pretrain_epochs must be at least 1, not {config.pretrain_epochs}")
     keras.utils.set_random_seed(config.seed)
     run = session.run
     tokenizer = make_tokenizer(proto, config)
@@ -255,8 +287,10 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                                             tokenizer.pieces(), path, config.seed)
             print(f"embedding: {found:,} of {tokenizer.vocabulary_size():,} pieces start "
                   f"from the vectors in {path}")
-        if config.pretrain_reviews and not session.run.checkpointed:  # else its weights hold it
-            pretrain_on_reviews(classifier, labels, tokenizer, config, session, validation)
+    pretraining = None
+    if reviews is not None and not run.checkpointed:  # else the main checkpoint holds it
+        pretraining = pretrain_on_reviews(classifier, reviews, labels, tokenizer, config, session,
+                                          validation)
     make_batches, steps_per_epoch, tokens_per_epoch = training_batches(
         splits["train"], labels, tokenizer, config, "training data")
     compiled = compile_settings(config, config.epochs * steps_per_epoch)
@@ -275,6 +309,8 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
                   checkpoint_every=session.checkpoint_every)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
     report.update(training_record(classifier, history, steps_per_epoch, tokens_per_epoch))
+    if pretraining:
+        report["pretraining"] = pretraining
     run.write_json("metrics.json", report)
     plots.training_curves(history, ["loss", "accuracy"], run.plots / "training_curves.png",
                           title=f"sentiment: {source}")
@@ -292,6 +328,10 @@ def print_summary(result: dict, run: RunDirectory, seconds: float) -> None:
         r = report[split]
         print(f"  {split:<10} accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
               f"({r['examples']:,} examples)")
+    if "pretraining" in report:
+        p = report["pretraining"]
+        print(f"  pretrained {p['reviews']:,} reviews x {p['epochs']} epoch(s) in "
+              f"{p['seconds']:.0f} s; validation accuracy after it {p['validation_accuracy']:.4f}")
     print(f"  run dir    {run.path}  (metrics.json, plots/, logs/, checkpoints/)")
     print(f"  export     {result['export']}")
     print(f"  weights    sha256 {report['weights_sha256']}")
@@ -309,13 +349,19 @@ def command_train(args) -> None:
         labels = sorted(set(splits["train"].labels))
         if len(labels) < 2:
             raise NlpLstmError(f"the training data has a single label {labels}; need two or more")
+        reviews = read_reviews(config, labels, args.skip_bad_rows)
+        if reviews is None and session.run.stage("pretraining", create=False).checkpointed:
+            raise NlpLstmError("this run directory holds a pretraining checkpoint of a run with "
+                               "other settings; rerun with them, or pass a new --run-dir",
+                               path=session.run.restore_from)
         proto = session.run.reuse_or_write(TOKENIZER_FILE, lambda: train_sentencepiece(
             splits["train"].texts, config.vocabulary_size,
             source=args.data or source, lower_case=config.lower_case),
             f"a SentencePiece model ({config.vocabulary_size} pieces) on the training split")
         session.run.write_json("config.json", {"task": TASK, "config": dataclasses.asdict(config),
                                                "labels": labels, "corpus": source})
-        result = train_and_export(splits, labels, proto, config, session, source)
+        result = train_and_export(splits, labels, proto, config, session, source,
+                                  reviews=reviews)
         print_summary(result, session.run, time.time() - start)
 
 def load_export(path: Path) -> tuple[Path, dict, keras.Model, bytes]:
