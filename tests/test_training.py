@@ -2,6 +2,7 @@
 also after a real training process is killed."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from nlp_lstm import corpora
 from nlp_lstm.callbacks import best_of, logged, read_position
+from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.training import RunDirectory, checkpoint_key, epoch_size, fit, logged_history
 
@@ -211,35 +213,56 @@ def test_the_history_of_a_resumed_run_counts_each_epoch_once(tmp_path):
 
 
 def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path):
-    """``kill -9`` a real sentiment training run inside its 2nd epoch; rerunning the
-    same command resumes from the last checkpoint and ends with as many epochs and
-    steps as an uninterrupted run, writing nowhere but the folders it was given."""
+    """``kill -9`` a real sentiment training run inside the 2nd epoch of its pretraining
+    stage, then inside the 2nd epoch of its main stage; rerunning the same command
+    resumes each time from the last checkpoint and ends with as many epochs and steps as
+    an uninterrupted run, writing nowhere but the folders it was given."""
     texts, labels = corpora.load("rotten_tomatoes", "train")
-    (tmp_path / "reviews.tsv").write_text("text\tlabel\n" + "".join(
+    (tmp_path / "snippets.tsv").write_text("text\tlabel\n" + "".join(
         f"{t}\t{l}\n" for t, l in zip(texts[:800], labels[:800])))
-    command = [sys.executable, str(RECIPES / "sentiment.py"), "train", "--data", "reviews.tsv",
+    imdb = read_labelled(corpora.reviews("imdb_reviews"))
+    (tmp_path / "imdb.tsv").write_text("text\tlabel\n" + "".join(
+        f"{t}\t{l}\n" for t, l in zip(imdb.texts[:320], imdb.labels[:320])))
+    command = [sys.executable, str(RECIPES / "sentiment.py"), "train", "--data", "snippets.tsv",
                "--run-dir", "run", "--export-dir", "exports", "--checkpoint-every", "5",
                "--epochs", "3", "--patience", "9", "--batch-size", "16",
                "--vocabulary-size", "300", "--lstm-units", "16", "--embedding-dim", "16",
-               "--adversarial-epsilon", "0.02"]  # the full preset's training step
-    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while (position := read_position(tmp_path / "run" / "backup")) is None or \
-            (position.epoch, position.step) < (1, 1):
-        assert first.poll() is None and time.time() < deadline, "no mid-epoch checkpoint"
-        time.sleep(0.2)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    position = read_position(tmp_path / "run" / "backup")
-    assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
+               "--pretrain-reviews", "imdb.tsv", "--pretrain-epochs", "2",
+               "--adversarial-epsilon", "0.02"]  # the full preset's stages and training step
 
-    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming from {position.describe}" in second.stdout
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    def kill_inside_second_epoch(stage: Path):
+        log = tmp_path.parent / f"{tmp_path.name}-{stage.name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(command, cwd=tmp_path, stdout=out,
+                                       stderr=subprocess.DEVNULL,
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.time() + 300
+        while (position := read_position(stage / "backup")) is None or \
+                (position.epoch, position.step) < (1, 1):
+            assert process.poll() is None and time.time() < deadline, "no mid-epoch checkpoint"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        output = log.read_text()
+        assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
+        return read_position(stage / "backup"), output
+
+    run = tmp_path / "run"
+    in_pretraining, _ = kill_inside_second_epoch(run / "pretraining")
+    in_training, output = kill_inside_second_epoch(run)
+    assert f"resuming from {in_pretraining.describe}" in output
+    assert "reusing" in output and "sentencepiece.model" in output
+    assert len(logged_history(run / "pretraining" / "history.csv")["loss"]) == 2
+
+    last = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert last.returncode == 0, last.stderr[-3000:]
+    assert f"resuming from {in_training.describe}" in last.stdout
+    assert "pretraining on" not in last.stdout  # the main checkpoint holds its result
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["training_steps"] == 3 * metrics["steps_per_epoch"]
-    assert len(logged_history(tmp_path / "run" / "history.csv")["loss"]) == 3
+    assert len(logged_history(run / "history.csv")["loss"]) == 3
+    assert len(logged_history(run / "pretraining" / "history.csv")["loss"]) == 2
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "reviews.tsv", "run"]
-    assert not (tmp_path / "run" / "backup").exists()  # complete: a rerun starts over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "imdb.tsv", "run",
+                                                          "snippets.tsv"]
+    assert not list(run.glob("**/backup"))  # complete: a rerun starts over
