@@ -208,6 +208,29 @@ def test_models_saved_before_scaled_attention_keep_their_scores():
     assert not Translator.from_config(config).decoder.scaled_scores
 
 
+def test_tied_embeddings_score_with_the_embedding_matrix(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = Translator(30, 16, 8, 1, 16, 1, tied_embeddings=True)
+    model.build()
+    untied = Translator(30, 16, 8, 1, 16, 1)
+    untied.build()
+    assert untied.count_params() - model.count_params() == 30 * 16  # the output matrix
+    model.output_bias.assign(np.linspace(-1.0, 1.0, 30))
+    vectors = tf.random.stateless_normal([2, 3, 16], seed=[3, 4])
+    expected = vectors.numpy() @ model.embedding.matrix.T + model.output_bias.numpy()
+    np.testing.assert_allclose(model.vocabulary_logits(vectors), expected, rtol=1e-5, atol=1e-5)
+    source, target = tf.constant([[5, 6, 7, 3]]), tf.constant([[2, 5, 6]])
+    with tf.GradientTape() as tape:
+        logits = model((source, target))[0, -1, 9]  # token 9 is in neither input
+    gradient = tape.gradient(logits, model.embedding.embedding.embeddings)
+    assert np.abs(tf.convert_to_tensor(gradient).numpy()[9]).sum() > 0.0
+    model.save(tmp_path / "tied.keras")
+    reloaded = keras.saving.load_model(tmp_path / "tied.keras")
+    np.testing.assert_allclose(reloaded((source, target)), model((source, target)), atol=1e-6)
+    with pytest.raises(ValueError, match="decoder_units .16. equal to embedding_dim .8."):
+        Translator(30, 8, 8, 1, 16, 1, tied_embeddings=True)
+
+
 def test_loss_ignores_padding_and_smooths_labels():
     logits = tf.random.stateless_normal([2, 4, 10], seed=[1, 2])
     truth = tf.constant([[5, 6, 7, 0], [8, 0, 0, 0]])

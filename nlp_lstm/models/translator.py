@@ -43,18 +43,27 @@ class Translator(keras.Model):
         cell: ``lstm``, ``gru`` or ``peephole``, for the encoder and the decoder.
         scaled_attention: scale the attention scores by ``1 / sqrt(decoder_units)``
             (see ``AttentionDecoder``).
+        tied_embeddings: score the vocabulary with the token embedding's own matrix
+            (logits = attentional vector x embedding^T + bias; Press & Wolf, 2017)
+            instead of a separate output layer; needs ``decoder_units == embedding_dim``.
+
+    Raises:
+        ValueError: ``tied_embeddings`` with ``decoder_units != embedding_dim``.
     """
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 256, encoder_units: int = 256,
                  encoder_layers: int = 2, decoder_units: int = 512, decoder_layers: int = 1,
                  dropout: float = 0.3, embedding_dropout: float = 0.1, cell: str = "lstm",
-                 scaled_attention: bool = True, **kwargs):
+                 scaled_attention: bool = True, tied_embeddings: bool = False, **kwargs):
         super().__init__(**kwargs)
+        if tied_embeddings and decoder_units != embedding_dim:
+            raise ValueError(f"tied embeddings need decoder_units ({decoder_units}) equal to "
+                             f"embedding_dim ({embedding_dim})")
         self.settings = dict(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
                              encoder_units=encoder_units, encoder_layers=encoder_layers,
                              decoder_units=decoder_units, decoder_layers=decoder_layers,
                              dropout=dropout, embedding_dropout=embedding_dropout, cell=cell,
-                             scaled_attention=scaled_attention)
+                             scaled_attention=scaled_attention, tied_embeddings=tied_embeddings)
         self.embedding = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
                                         name="token_embedding")
         self.encoder = [keras.layers.Bidirectional(
@@ -63,7 +72,8 @@ class Translator(keras.Model):
         self.encoder_dropout = keras.layers.Dropout(dropout)
         self.decoder = AttentionDecoder(decoder_units, decoder_layers, dropout, cell,
                                         scaled_attention, name="decoder")
-        self.logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")
+        self.logits = None if tied_embeddings else keras.layers.Dense(
+            vocabulary_size, dtype="float32", name="logits")
 
     def build(self, input_shape=None):
         s = self.settings
@@ -73,8 +83,21 @@ class Translator(keras.Model):
             layer.build((None, None, width))
             width = 2 * s["encoder_units"]
         self.decoder.build((None, None, s["embedding_dim"]), (None, None, width))
-        self.logits.build((None, None, s["decoder_units"]))
+        if self.logits is None:
+            self.output_bias = self.add_weight(shape=(s["vocabulary_size"],), initializer="zeros",
+                                               dtype="float32", name="output_bias")
+        else:
+            self.logits.build((None, None, s["decoder_units"]))
         self.built = True
+
+    def vocabulary_logits(self, attentional):
+        """``float32[..., vocabulary]`` scores of the decoder's attentional vectors."""
+        if self.logits is not None:
+            return self.logits(attentional)
+        table = keras.ops.convert_to_tensor(self.embedding.embedding.embeddings)
+        return keras.ops.matmul(keras.ops.cast(attentional, "float32"),
+                                keras.ops.transpose(keras.ops.cast(table, "float32"))
+                                ) + self.output_bias
 
     def encode(self, source_ids, training=None):
         """``(memory [batch, source, 2 * encoder_units], mask bool[batch, source])``."""
@@ -90,7 +113,7 @@ class Translator(keras.Model):
         source_ids, target_inputs = inputs
         memory, mask = self.encode(source_ids, training=training)
         vectors = self.embedding(target_inputs, training=training)
-        return self.logits(self.decoder(vectors, memory, mask, training=training))
+        return self.vocabulary_logits(self.decoder(vectors, memory, mask, training=training))
 
     def step_function(self, attended):
         """The search step over ``attended = decoder.attend(memory, mask)`` (inference mode)."""
@@ -99,7 +122,7 @@ class Translator(keras.Model):
         def step(tokens, state):
             attentional, state, weights = decoder_step(self.embedding(tokens, training=False),
                                                        state)
-            return tf.nn.log_softmax(self.logits(attentional)), state, weights
+            return tf.nn.log_softmax(self.vocabulary_logits(attentional)), state, weights
         return step
 
     def get_config(self):
@@ -110,7 +133,7 @@ class Translator(keras.Model):
     @classmethod
     def from_config(cls, config):
         # Models saved before ``scaled_attention`` existed score without the scale.
-        return cls(**{"scaled_attention": False, **config})
+        return cls(**{"scaled_attention": False, "tied_embeddings": False, **config})
 
 
 @dataclasses.dataclass

@@ -54,6 +54,7 @@ class TranslationConfig:
     decoder_units: int = 192
     decoder_layers: int = 1
     scaled_attention: bool = True
+    tied_embeddings: bool = False
     dropout: float = 0.2
     embedding_dropout: float = 0.1
     label_smoothing: float = 0.1
@@ -246,7 +247,7 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
         model = Translator(tokenizer.vocabulary_size(), config.embedding_dim, config.encoder_units,
                            config.encoder_layers, config.decoder_units, config.decoder_layers,
                            config.dropout, config.embedding_dropout, check_cell(config.cell),
-                           config.scaled_attention, name="translator")
+                           config.scaled_attention, config.tied_embeddings, name="translator")
         model.build()
     # Counted without subword sampling, so every worker of a distributed run agrees.
     steps_per_epoch, tokens_per_epoch = epoch_size(make_dataset(
