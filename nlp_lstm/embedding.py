@@ -24,22 +24,27 @@ WORD_BOUNDARY = "\u2581"  # SentencePiece's "▁" marks the start of a word
 
 @keras.saving.register_keras_serializable(package="nlp_lstm")
 class TokenEmbedding(keras.layers.Layer):
-    """Token ids to vectors, with a padding mask and embedding dropout.
+    """Token ids to vectors, with a padding mask, word dropout and embedding dropout.
 
     Id 0 (padding) is masked, so downstream LSTMs and pooling skip it.
 
     Args:
         vocabulary_size: number of ids.
         output_dim: vector size.
-        dropout: rate of dropout on the vectors while training.
+        dropout: rate of dropout on the vectors' elements while training.
+        word_dropout: rate at which whole token vectors are zeroed while training
+            (Gal & Ghahramani, 2016), applied before ``dropout``.
         trainable: ``False`` freezes the vectors (e.g. pretrained ones).
     """
 
-    def __init__(self, vocabulary_size: int, output_dim: int, dropout: float = 0.0, **kwargs):
+    def __init__(self, vocabulary_size: int, output_dim: int, dropout: float = 0.0,
+                 word_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size, self.output_dim, self.dropout_rate = vocabulary_size, output_dim, dropout
+        self.word_dropout_rate = word_dropout
         self.embedding = keras.layers.Embedding(vocabulary_size, output_dim, mask_zero=True,
                                                 name="embeddings")
+        self.word_dropout = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1))
         self.dropout = keras.layers.Dropout(dropout)
         self.embedding.trainable = self.trainable  # the constructor flag reaches the sublayer
         self.supports_masking = True
@@ -50,7 +55,8 @@ class TokenEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, ids, training=None):
-        vectors = self.dropout(self.embedding(ids), training=training)
+        vectors = self.word_dropout(self.embedding(ids), training=training)
+        vectors = self.dropout(vectors, training=training)
         if self._shift is not None:  # inside ``shifted``
             vectors = vectors + keras.ops.cast(self._shift, vectors.dtype)
         return vectors
@@ -94,7 +100,7 @@ class TokenEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(vocabulary_size=self.vocabulary_size, output_dim=self.output_dim,
-                      dropout=self.dropout_rate)
+                      dropout=self.dropout_rate, word_dropout=self.word_dropout_rate)
         return config
 
 

@@ -39,6 +39,18 @@ def test_dropout_only_while_training():
     assert np.mean(keras.ops.convert_to_numpy(embedding(ids, training=True)) == 0) > 0.3
 
 
+def test_word_dropout_zeroes_whole_token_vectors_only_while_training():
+    embedding = TokenEmbedding(50, 16, word_dropout=0.5)
+    ids = np.tile(np.arange(1, 41, dtype="int32"), (4, 1))
+    plain = keras.ops.convert_to_numpy(embedding(ids))
+    noisy = keras.ops.convert_to_numpy(embedding(ids, training=True))
+    dropped = np.all(noisy == 0, axis=-1)
+    assert 0.3 < dropped.mean() < 0.7
+    # The kept tokens keep every element, rescaled by 1 / (1 - rate).
+    np.testing.assert_allclose(noisy[~dropped], 2 * plain[~dropped], rtol=1e-6)
+    np.testing.assert_array_equal(embedding(ids), plain)
+
+
 def test_a_shift_applies_inside_its_block_only_even_when_the_block_fails():
     embedding = TokenEmbedding(10, 4)
     ids = np.array([[3, 5, 0]], dtype="int32")
@@ -120,6 +132,7 @@ def test_frozen_embedding_does_not_train():
 
 
 def test_embedding_config_round_trip():
-    layer = TokenEmbedding(10, 4, dropout=0.2, name="emb")
+    layer = TokenEmbedding(10, 4, dropout=0.2, word_dropout=0.1, name="emb")
     clone = TokenEmbedding.from_config(layer.get_config())
-    assert (clone.vocabulary_size, clone.output_dim, clone.dropout_rate) == (10, 4, 0.2)
+    assert (clone.vocabulary_size, clone.output_dim, clone.dropout_rate,
+            clone.word_dropout_rate) == (10, 4, 0.2, 0.1)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from strategies import batches, signature_examples
 
 from nlp_lstm import cli, corpora
+from nlp_lstm import config as config_lib
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import Translator
@@ -229,6 +230,23 @@ def test_tied_embeddings_score_with_the_embedding_matrix(tmp_path):
     np.testing.assert_allclose(reloaded((source, target)), model((source, target)), atol=1e-6)
     with pytest.raises(ValueError, match="decoder_units .16. equal to embedding_dim .8."):
         Translator(30, 8, 8, 1, 16, 1, tied_embeddings=True)
+
+
+def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_path, capsys):
+    config = config_lib.resolve(translation.TranslationConfig, translation.PRESETS, "full", [])
+    assert config.tied_embeddings and config.decoder_units == config.embedding_dim
+    assert translation.main(["train", "--preset", "full", "--decoder-units", "512",
+                             "--run-dir", str(tmp_path / "run")]) == 2
+    assert ("tied_embeddings needs decoder_units (512) equal to embedding_dim (256); change one, "
+            "or pass --tied-embeddings false") in capsys.readouterr().err
+
+
+def test_word_dropout_reaches_the_shared_embedding_and_survives_a_save(tmp_path):
+    model = Translator(30, 8, 8, 1, 16, 1, word_dropout=0.2)
+    model.build()
+    assert model.embedding.word_dropout_rate == 0.2
+    model.save(tmp_path / "model.keras")
+    assert keras.saving.load_model(tmp_path / "model.keras").embedding.word_dropout_rate == 0.2
 
 
 def test_loss_ignores_padding_and_smooths_labels():

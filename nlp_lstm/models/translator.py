@@ -39,7 +39,8 @@ class Translator(keras.Model):
         decoder_units: decoder LSTM units and attentional vector size.
         decoder_layers: stacked decoder cells.
         dropout: between encoder layers and inside the decoder.
-        embedding_dropout: on the token vectors.
+        embedding_dropout: on the token vectors' elements.
+        word_dropout: rate at which whole token vectors (source and target) are zeroed.
         cell: ``lstm``, ``gru`` or ``peephole``, for the encoder and the decoder.
         scaled_attention: scale the attention scores by ``1 / sqrt(decoder_units)``
             (see ``AttentionDecoder``).
@@ -54,7 +55,8 @@ class Translator(keras.Model):
     def __init__(self, vocabulary_size: int, embedding_dim: int = 256, encoder_units: int = 256,
                  encoder_layers: int = 2, decoder_units: int = 512, decoder_layers: int = 1,
                  dropout: float = 0.3, embedding_dropout: float = 0.1, cell: str = "lstm",
-                 scaled_attention: bool = True, tied_embeddings: bool = False, **kwargs):
+                 scaled_attention: bool = True, tied_embeddings: bool = False,
+                 word_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if tied_embeddings and decoder_units != embedding_dim:
             raise ValueError(f"tied embeddings need decoder_units ({decoder_units}) equal to "
@@ -63,9 +65,10 @@ class Translator(keras.Model):
                              encoder_units=encoder_units, encoder_layers=encoder_layers,
                              decoder_units=decoder_units, decoder_layers=decoder_layers,
                              dropout=dropout, embedding_dropout=embedding_dropout, cell=cell,
-                             scaled_attention=scaled_attention, tied_embeddings=tied_embeddings)
+                             scaled_attention=scaled_attention, tied_embeddings=tied_embeddings,
+                             word_dropout=word_dropout)
         self.embedding = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
-                                        name="token_embedding")
+                                        word_dropout=word_dropout, name="token_embedding")
         self.encoder = [keras.layers.Bidirectional(
             recurrent_layer(cell, encoder_units, return_sequences=True), name=f"encoder_{i + 1}")
             for i in range(encoder_layers)]
