@@ -79,9 +79,14 @@ class TokenEmbedding(keras.layers.Layer):
         return (*input_shape, self.output_dim)
 
     @property
+    def table(self) -> keras.Variable:
+        """The ``[vocabulary_size, output_dim]`` weight itself (e.g. for tied output scores)."""
+        return self.embedding.embeddings
+
+    @property
     def matrix(self) -> np.ndarray:
-        """The current ``[vocabulary_size, output_dim]`` vectors."""
-        return keras.ops.convert_to_numpy(self.embedding.embeddings)
+        """A copy of the current ``[vocabulary_size, output_dim]`` vectors."""
+        return keras.ops.convert_to_numpy(self.table)
 
     def set_matrix(self, matrix: np.ndarray) -> None:
         """Overwrites the vectors (builds the layer first if needed).
@@ -95,7 +100,7 @@ class TokenEmbedding(keras.layers.Layer):
                                f"({self.vocabulary_size}, {self.output_dim})")
         if not self.built:
             self.build((None, None))
-        self.embedding.embeddings.assign(matrix)
+        self.table.assign(matrix)
 
     def get_config(self):
         config = super().get_config()

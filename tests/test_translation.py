@@ -223,7 +223,7 @@ def test_tied_embeddings_score_with_the_embedding_matrix(tmp_path):
     source, target = tf.constant([[5, 6, 7, 3]]), tf.constant([[2, 5, 6]])
     with tf.GradientTape() as tape:
         logits = model((source, target))[0, -1, 9]  # token 9 is in neither input
-    gradient = tape.gradient(logits, model.embedding.embedding.embeddings)
+    gradient = tape.gradient(logits, model.embedding.table)
     assert np.abs(tf.convert_to_tensor(gradient).numpy()[9]).sum() > 0.0
     model.save(tmp_path / "tied.keras")
     reloaded = keras.saving.load_model(tmp_path / "tied.keras")
