@@ -97,9 +97,9 @@ class Translator(keras.Model):
         """``float32[..., vocabulary]`` scores of the decoder's attentional vectors."""
         if self.logits is not None:
             return self.logits(attentional)
-        table = keras.ops.cast(self.embedding.table, "float32")
-        return keras.ops.matmul(keras.ops.cast(attentional, "float32"),
-                                keras.ops.transpose(table)) + self.output_bias
+        # einsum multiplies by the table's transpose without copying it at every search step.
+        return keras.ops.einsum("...d,vd->...v", keras.ops.cast(attentional, "float32"),
+                                keras.ops.cast(self.embedding.table, "float32")) + self.output_bias
 
     def encode(self, source_ids, training=None):
         """``(memory [batch, source, 2 * encoder_units], mask bool[batch, source])``."""
