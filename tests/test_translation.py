@@ -34,8 +34,10 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("translation")
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
+    # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
     code = translation.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                             "--export-dir", str(root / "exports"), *TINY])
+                             "--export-dir", str(root / "exports"), *TINY,
+                             "--decoder-units", "32", "--tied-embeddings", "true"])
     assert code == 0
     return root
 
@@ -54,7 +56,7 @@ def test_train_writes_run_directory_metrics_and_export(trained):
         assert (run / name).exists(), name
     assert len((run / "translations_test.tsv").read_text().splitlines()) == 81
     metadata = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
-    assert metadata["task"] == "translation"
+    assert metadata["task"] == "translation" and metadata["config"]["tied_embeddings"]
     assert metadata["languages"] == {"source": "en", "target": "de"}
     assert metadata["decoding"]["beam_size"] == 3
     assert metadata["metrics"]["test"]["beam"]["bleu"] == report["test"]["beam"]["bleu"]
