@@ -93,13 +93,18 @@ class Translator(keras.Model):
             self.logits.build((None, None, s["decoder_units"]))
         self.built = True
 
-    def vocabulary_logits(self, attentional):
-        """``float32[..., vocabulary]`` scores of the decoder's attentional vectors."""
+    def vocabulary_scorer(self):
+        """The function from attentional vectors ``[..., decoder_units]`` to float32 scores
+        ``[..., vocabulary]``.
+
+        Tied embeddings score with the table's transpose, made here once: a search calls this
+        before its loop, so no step copies the table.
+        """
         if self.logits is not None:
-            return self.logits(attentional)
-        # einsum multiplies by the table's transpose without copying it at every search step.
-        return keras.ops.einsum("...d,vd->...v", keras.ops.cast(attentional, "float32"),
-                                keras.ops.cast(self.embedding.table, "float32")) + self.output_bias
+            return self.logits
+        kernel = keras.ops.transpose(keras.ops.cast(self.embedding.table, "float32"))
+        return lambda attentional: (keras.ops.matmul(keras.ops.cast(attentional, "float32"),
+                                                     kernel) + self.output_bias)
 
     def encode(self, source_ids, training=None):
         """``(memory [batch, source, 2 * encoder_units], mask bool[batch, source])``."""
@@ -115,16 +120,17 @@ class Translator(keras.Model):
         source_ids, target_inputs = inputs
         memory, mask = self.encode(source_ids, training=training)
         vectors = self.embedding(target_inputs, training=training)
-        return self.vocabulary_logits(self.decoder(vectors, memory, mask, training=training))
+        return self.vocabulary_scorer()(self.decoder(vectors, memory, mask, training=training))
 
     def step_function(self, attended):
         """The search step over ``attended = decoder.attend(memory, mask)`` (inference mode)."""
         decoder_step = self.decoder.step_function(attended, training=False)
+        score = self.vocabulary_scorer()
 
         def step(tokens, state):
             attentional, state, weights = decoder_step(self.embedding(tokens, training=False),
                                                        state)
-            return tf.nn.log_softmax(self.vocabulary_logits(attentional)), state, weights
+            return tf.nn.log_softmax(score(attentional)), state, weights
         return step
 
     def get_config(self):
