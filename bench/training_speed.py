@@ -15,7 +15,11 @@ one sitting and compare ``tokens_per_s`` (this machine's speed drifts; a ratio h
 ``--model sentiment`` and ``--model translation`` time those recipes' models
 (``--units`` per direction in the encoder; translation decodes ``--seq`` target
 tokens from ``--seq`` source tokens, and counts both). ``peak_memory_mb`` is the
-process's peak resident memory (TensorFlow itself takes about 0.7 GB of it).
+process's peak resident memory (TensorFlow itself takes about 0.7 GB of it). The
+translation full preset's model (its 24 tokens are about its mean batch length):
+
+    .venv/bin/python bench/training_speed.py --model translation --vocab 4000 --embed 256 \
+        --units 256 --layers 1 --decoder-units 256 --tied-embeddings --seq 24
 """
 
 import argparse
@@ -45,8 +49,9 @@ def build(args) -> tuple[keras.Model, keras.losses.Loss]:
         model = build_sentiment_classifier(args.vocab, 2, args.embed, args.units, args.layers,
                                            cell=args.cell)
         return model, keras.losses.SparseCategoricalCrossentropy()
-    model = Translator(args.vocab, args.embed, args.units, args.layers, 2 * args.units,
-                       cell=args.cell)
+    model = Translator(args.vocab, args.embed, args.units, args.layers,
+                       args.decoder_units or 2 * args.units, cell=args.cell,
+                       tied_embeddings=args.tied_embeddings)
     return model, MaskedSequenceCrossEntropy(0.1)
 
 
@@ -71,6 +76,11 @@ def main() -> None:
     parser.add_argument("--embed", type=int, default=64)
     parser.add_argument("--units", type=int, default=512)
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--decoder-units", type=int,
+                        help="translation: the decoder's width (default 2 x --units)")
+    parser.add_argument("--tied-embeddings", action="store_true",
+                        help="translation: score with the embedding matrix (needs "
+                             "--decoder-units equal to --embed)")
     parser.add_argument("--seq", type=int, default=100)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="timed steps")
@@ -96,7 +106,7 @@ def main() -> None:
            steps=len(step_seconds),
            peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
            shape={k: getattr(args, k) for k in ("vocab", "embed", "units", "layers", "seq",
-                                                "batch")})
+                                                "batch", "decoder_units", "tied_embeddings")})
 
 
 if __name__ == "__main__":
