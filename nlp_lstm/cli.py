@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--beam-size", type=int, default=0,
                            help="1 = greedy; default: the export's (see its nlp_lstm.json)")
     translate.add_argument("--max-length", type=int, default=0,
-                           help="most tokens per translation (0: relative to the source)")
+                           help="cap on tokens per translation, below the source-relative "
+                                "limit (0: that limit alone)")
     translate.add_argument("--plot-attention", metavar="PNG",
                            help="draw the first translation's attention as a heatmap")
     translate.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")

@@ -64,12 +64,16 @@ def apply_overrides(config, overrides: list[str]):
     return dataclasses.replace(config, **changes)
 
 
-def resolve(config_type, presets: dict[str, dict], preset: str, overrides: list[str],
-            base: dict | None = None):
-    """A recipe's config: the preset's values, then ``base`` (e.g. an export's saved
-    config), then ``name=value`` overrides."""
-    values = {**presets[preset], **(base or {})}
-    return apply_overrides(from_dict(config_type, values), overrides)
+def resolve(config_type, presets: dict[str, dict], preset: str, overrides: list[str]):
+    """A recipe's config: the preset's values, then ``name=value`` overrides."""
+    return apply_overrides(from_dict(config_type, presets[preset]), overrides)
+
+
+def resolve_finetuning(config_type, saved: dict, finetuning: dict, overrides: list[str]):
+    """A fine-tuning run's config: the export's ``saved`` config, then the recipe's
+    ``finetuning`` values (e.g. a lower learning rate), then ``name=value`` overrides."""
+    return apply_overrides(dataclasses.replace(from_dict(config_type, saved), **finetuning),
+                           overrides)
 
 
 def from_dict(config_type, values: dict):

@@ -1,7 +1,7 @@
 """``make demo``: the toolkit end to end on the bundled corpora.
 
 Lists the corpora, then for each recipe trains the quick preset, exports it, and
-reads results back from the SavedModel (about 8 minutes on 2 CPU cores).
+reads results back from the SavedModel (about 7 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@
                                [--<config-field> VALUE ...]
     recipes/<task>.py evaluate --model EXPORT [--data PATH | --dataset NAME] [--split test]
     recipes/<task>.py export   --run-dir DIR [--export-dir DIR]
-    recipes/<task>.py finetune --from EXPORT --data PATH [--run-dir DIR] [--export-dir DIR] [...]
+    recipes/<task>.py finetune --from EXPORT [--data PATH | --dataset NAME] [--run-dir DIR]
+                               [--export-dir DIR] [--<config-field> VALUE ...]
+
+``finetune`` starts from the export's saved config, not a preset.
 
 Any config field can be overridden as ``--field-name value`` (or ``--set field=value``).
 """
@@ -50,8 +53,9 @@ def build_parser(task: str, description: str
             source.add_argument("--dataset", help="a bundled corpus name or tfds:NAME")
             sub.add_argument("--skip-bad-rows", action="store_true",
                              help="skip malformed rows (counted) instead of stopping")
-        if name in ("train", "finetune"):
+        if name == "train":
             sub.add_argument("--preset", choices=("quick", "full"), default="quick")
+        if name in ("train", "finetune"):
             sub.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                              help="override a config field (repeatable)")
             sub.add_argument("--strategy", choices=STRATEGIES, default="auto",

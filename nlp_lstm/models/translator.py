@@ -152,8 +152,8 @@ class DecodingSettings:
         beam_size: hypotheses kept by ``serving_default`` (1 = greedy).
         length_penalty: GNMT length penalty exponent for beam search.
         max_length_ratio, max_length_offset: a translation may have at most
-            ``ratio * source_tokens + offset`` tokens.
-        max_source_tokens: longer sources are truncated (inside the graph).
+            ``ceil(ratio * source_tokens) + offset`` tokens (both counting their eos).
+        max_source_tokens: longer sources are truncated (inside the graph; eos included).
         max_target_tokens: hard cap on translation tokens.
     """
 
@@ -189,8 +189,8 @@ class InGraphTranslator(tf.Module):
         Args:
             source: ``string[batch]``.
             beam_size: scalar; ``<= 1`` runs greedy search.
-            max_length: scalar; ``> 0`` caps translation tokens, else the length is
-                relative to the source (``DecodingSettings``).
+            max_length: scalar; ``> 0`` lowers the source-relative limit on translation
+                tokens (``DecodingSettings``) to at most this many.
 
         Returns:
             ``translation string[batch]``, ``score float32[batch]`` (length-normalised
@@ -238,8 +238,8 @@ def export_translator(model: Translator, tokenizer: SentencePieceTokenizer,
     Signatures:
         ``serving_default``: ``source: string[batch]`` -> ``translation: string[batch]``,
         ``score: float32[batch]`` (beam search with ``settings.beam_size``).
-        ``translate``: ``source``, ``beam_size: int32``, ``max_length: int32`` (0 = relative
-        to the source) -> the same plus ``source_pieces``, ``target_pieces``, ``attention``.
+        ``translate``: ``source``, ``beam_size: int32``, ``max_length: int32`` (> 0 caps
+        the source-relative limit) -> the same plus ``source_pieces``, ``target_pieces``, ``attention``.
     """
     translator = InGraphTranslator(model, tokenizer, settings)
     archive = keras.export.ExportArchive()

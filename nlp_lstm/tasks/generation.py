@@ -223,9 +223,8 @@ def command_finetune(args) -> None:
     start = time.time()
     with recipe_args.training_session(args) as session:
         version, metadata, model, tokenizer = load_export(args.source_export)
-        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-        config = config_lib.resolve(GenerationConfig, PRESETS, args.preset,
-                                    finetune_defaults + args.overrides, base=metadata["config"])
+        config = config_lib.resolve_finetuning(GenerationConfig, metadata["config"], FINETUNE,
+                                               args.overrides)
         splits, source = text_splits(args.data, args.dataset, DEFAULT_CORPUS)
         share = unknown_share(tokenizer, splits["train"])
         print(f"fine-tuning {version} on {source}; {share:.2%} of its characters are unknown to "

@@ -382,9 +382,8 @@ def command_finetune(args) -> None:
     start = time.time()
     with recipe_args.training_session(args) as session:
         version, metadata, classifier, proto = load_export(args.source_export)
-        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-        config = config_lib.resolve(SentimentConfig, PRESETS, args.preset,
-                                    finetune_defaults + args.overrides, base=metadata["config"])
+        config = config_lib.resolve_finetuning(SentimentConfig, metadata["config"], FINETUNE,
+                                               args.overrides)
         splits, source = labelled_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          args.skip_bad_rows)
         old_labels = metadata["labels"]

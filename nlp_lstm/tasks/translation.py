@@ -75,7 +75,7 @@ class TranslationConfig:
 
 
 PRESETS = {
-    # About 4 minutes on 2 CPU cores: a small model on the pairs of up to 20 pieces.
+    # 3 to 4 minutes on 2 CPU cores: a small model on the pairs of up to 19 pieces (+ eos).
     "quick": {},
     # Just under an hour on 2 CPU cores in float32 (11 epochs; 12 took 60.5 minutes). A small
     # vocabulary, heavy dropout and tied embeddings suit a corpus of ~18k sentence pairs
@@ -126,8 +126,8 @@ def make_dataset(pairs: ParallelExamples, tokenizer: SentencePieceTokenizer,
     (``batch_size`` defaults to the config's).
 
     Sources end with eos; target inputs start with bos, target outputs end with
-    eos. Training leaves out pairs with a side longer than ``max_train_tokens``
-    (a common NMT practice: long pairs cost the most and teach the least);
+    eos. Training leaves out pairs with a side (eos counted) longer than
+    ``max_train_tokens`` (a common NMT practice: long pairs cost the most and teach the least);
     evaluation truncates them instead, so every pair counts, and its batches carry
     their count (``with_known_length``).
     """
@@ -376,9 +376,8 @@ def command_finetune(args) -> None:
     start = time.time()
     with recipe_args.training_session(args) as session:
         version, metadata, model, proto = load_export(args.source_export)
-        finetune_defaults = [f"{k}={v}" for k, v in FINETUNE.items()]
-        config = config_lib.resolve(TranslationConfig, PRESETS, args.preset,
-                                    finetune_defaults + args.overrides, base=metadata["config"])
+        config = config_lib.resolve_finetuning(TranslationConfig, metadata["config"], FINETUNE,
+                                               args.overrides)
         splits, source = parallel_splits(args.data, args.dataset, DEFAULT_CORPUS, config.seed,
                                          config.source_language, config.target_language,
                                          args.skip_bad_rows, args.target_data)
