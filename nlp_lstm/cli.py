@@ -119,10 +119,11 @@ def _generate(args) -> None:
     if args.max_new_chars > MAX_NEW_CHARS:
         print(f"note: --max-new-chars {args.max_new_chars:,} is capped at {MAX_NEW_CHARS:,}",
               file=sys.stderr)
-    prompts = list(args.prompt or [""])
+    prompts = list(args.prompt or [])
     if args.input:
         from nlp_lstm.data import read_text
-        prompts = read_text(args.input).splitlines()
+        prompts += read_text(args.input).splitlines()
+    prompts = prompts or [""]
     outputs = serving.run_batched(
         model.signature, {"prompt": prompts}, args.batch_size,
         max_new_chars=tf_scalar(min(args.max_new_chars, MAX_NEW_CHARS), "int32"),
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="export version directory, or task folder (newest version)")
     generate.add_argument("--prompt", action="append",
                           help="prompt text (repeatable for a batch; default: empty prompt)")
-    generate.add_argument("--input", help="a UTF-8 file with one prompt per line")
+    generate.add_argument("--input", help="a UTF-8 file with one prompt per line (after "
+                          "any --prompt)")
     generate.add_argument("--max-new-chars", type=int, default=300)
     generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
     generate.add_argument("--top-k", type=int, default=0, help="0 = off")

@@ -31,15 +31,24 @@ from nlp_lstm.precision import PRECISIONS, set_precision
 from nlp_lstm.training import CHECKPOINT_EVERY, RunDirectory, TrainingSession
 
 
-def build_parser(task: str, description: str
+def build_parser(task: str, description: str, script: str | None = None, rows: bool = True
                  ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The shared sub-commands.
+
+    Args:
+        task: the export task; names the default run and export folders.
+        description: the recipe's one-line description.
+        script: the recipe's file name in ``recipes/`` (default ``<task>.py``).
+        rows: whether the recipe reads rows (TSV, CSV, JSONL), which user files split
+            at random and ``--skip-bad-rows`` can skip; plain text splits by position.
 
     Returns:
         ``(parser, sub-command parsers by name)``, for recipes to add their own flags.
     """
-    parser = argparse.ArgumentParser(prog=f"recipes/{task}.py", description=description,
+    parser = argparse.ArgumentParser(prog=f"recipes/{script or task + '.py'}",
+                                     description=description,
                                      epilog="Any config field can be set as --field-name VALUE.")
+    parser.set_defaults(task=task)
     commands = parser.add_subparsers(dest="command", required=True)
     subparsers = {}
     for name, help_text in (("train", "train, evaluate on the test split, export"),
@@ -49,10 +58,12 @@ def build_parser(task: str, description: str
         sub = subparsers[name] = commands.add_parser(name, help=help_text)
         if name in ("train", "finetune", "evaluate"):
             source = sub.add_mutually_exclusive_group()
-            source.add_argument("--data", help="a user file (split 80/10/10 with a fixed seed)")
+            source.add_argument("--data", help="a user file, split 80/10/10 " + (
+                "at random with a fixed seed" if rows else "by position"))
             source.add_argument("--dataset", help="a bundled corpus name or tfds:NAME")
-            sub.add_argument("--skip-bad-rows", action="store_true",
-                             help="skip malformed rows (counted) instead of stopping")
+            if rows:
+                sub.add_argument("--skip-bad-rows", action="store_true",
+                                 help="skip malformed rows (counted) instead of stopping")
         if name == "train":
             sub.add_argument("--preset", choices=("quick", "full"), default="quick")
         if name in ("train", "finetune"):
@@ -67,8 +78,13 @@ def build_parser(task: str, description: str
             sub.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
                              metavar="STEPS", help="steps between resumable checkpoints "
                                                    f"(default {CHECKPOINT_EVERY})")
+        if name == "export":
+            sub.add_argument("--run-dir", type=Path, required=True,
+                             help="the finished training run")
+        if name in ("train", "finetune"):
+            sub.add_argument("--run-dir", type=Path,
+                             help="run directory (default runs/<task>-<time>)")
         if name in ("train", "finetune", "export"):
-            sub.add_argument("--run-dir", type=Path, help="run directory (default runs/<task>-<time>)")
             sub.add_argument("--export-dir", type=Path, default=Path("saved_models") / task,
                              help="task folder receiving a new integer version")
         if name == "finetune":
@@ -81,8 +97,11 @@ def build_parser(task: str, description: str
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parses known flags; leftover ``--field value`` pairs become config overrides."""
+    """Parses known flags; for ``train`` and ``finetune``, leftover ``--field value``
+    pairs become config overrides (other commands reject them)."""
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in ("train", "finetune"):
+        parser.error(f"unrecognized arguments for {args.command}: {' '.join(extra)}")
     overrides = list(getattr(args, "set", []))
     index = 0
     while index < len(extra):
@@ -91,17 +110,16 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
             parser.error(f"unexpected argument {item!r}")
         name, sep, value = item[2:].partition("=")
         if not sep:
-            if index + 1 >= len(extra):
-                parser.error(f"{item} needs a value")
+            if index + 1 >= len(extra) or extra[index + 1].startswith("--"):
+                parser.error(f"{item} is not an option of {args.command}, and a config field "
+                             "needs a value")
             value, index = extra[index + 1], index + 1
         overrides.append(f"{name}={value}")
         index += 1
     args.overrides = overrides
-    if args.command == "export" and args.run_dir is None:
-        parser.error("export needs --run-dir (the finished training run)")
     if getattr(args, "run_dir", None) is None and args.command in ("train", "finetune"):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        args.run_dir = Path("runs") / f"{parser.prog.split('/')[-1].removesuffix('.py')}-{stamp}"
+        args.run_dir = Path("runs") / f"{args.task}-{stamp}"
     return args
 
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nlp_lstm import config as config_lib
 from nlp_lstm.callbacks import (POSITION_FILE, ResumableEarlyStopping, StopOnDivergence,
                                 TrainingCheckpoint, best_of, global_step, logged, read_position)
 from nlp_lstm.distribute import build_before_fit, training_input
@@ -231,9 +232,17 @@ def epoch_size(dataset: tf.data.Dataset) -> tuple[int, int]:
     return int(batches), int(tokens)
 
 
+def run_key(config, data) -> str:
+    """``fit``'s ``key`` for a recipe: its config (a dataclass) and a digest of its
+    training data (compared through ``repr``), so that only the same settings on the
+    same data resume a checkpoint."""
+    digest = hashlib.sha256(repr(data).encode()).hexdigest()
+    return f"{config_lib.to_json(config)}|data {digest}"
+
+
 def checkpoint_key(key: str, batch_size: int, steps_per_epoch: int, replicas: int,
                    precision: str = "float32") -> str:
-    """What a checkpoint must match to be resumed: the caller's ``key`` (its config),
+    """What a checkpoint must match to be resumed: the caller's ``key`` (``run_key``),
     the batch size, the epoch length, the number of replicas and the dtype policy."""
     return hashlib.sha256(f"{key}|batch {batch_size}|epoch {steps_per_epoch} steps|"
                           f"{replicas} replicas|{precision}".encode()).hexdigest()

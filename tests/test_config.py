@@ -40,14 +40,3 @@ def test_finetuning_keeps_the_exports_config_under_its_own_values_and_overrides(
     result = config.resolve_finetuning(Example, saved, {"rate": 0.01}, ["name=mine"])
     assert result == Example(units=64, rate=0.01, name="mine", flag=False)
 
-
-def test_finetuning_takes_no_preset():
-    from nlp_lstm import recipe_args
-    from nlp_lstm.tasks import translation
-
-    parser, _ = recipe_args.build_parser("translation", "test")
-    assert recipe_args.parse(parser, ["train", "--preset", "full"]).preset == "full"
-    args = recipe_args.parse(parser, ["finetune", "--from", "export", "--preset", "full"])
-    with pytest.raises(NlpLstmError, match="unknown config field 'preset'"):
-        config.resolve_finetuning(translation.TranslationConfig, {}, translation.FINETUNE,
-                                  args.overrides)

@@ -78,10 +78,15 @@ def test_export_samples_reproducibly_without_this_package(trained):
     assert out["none"] == ["ROMEO:", ""]
 
 
-def test_generate_cli(trained, capsys):
+def test_generate_cli(trained, capsys, tmp_path):
     assert cli.main(["generate", "--model", str(trained / "exports"), "--prompt", "JULIET:",
                      "--max-new-chars", "30", "--seed", "4", "--top-p", "0.9"]) == 0
     assert capsys.readouterr().out.startswith("JULIET:")
+    (tmp_path / "prompts.txt").write_text("ROMEO:\nKING:\n")
+    assert cli.main(["generate", "--model", str(trained / "exports"), "--prompt", "JULIET:",
+                     "--input", str(tmp_path / "prompts.txt"), "--max-new-chars", "5"]) == 0
+    samples = capsys.readouterr().out.split("-" * 40 + "\n")
+    assert [s.split(":")[0] for s in samples[:3]] == ["JULIET", "ROMEO", "KING"]
 
 
 def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):

@@ -18,7 +18,8 @@ from nlp_lstm import corpora
 from nlp_lstm.callbacks import best_of, logged, read_position
 from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.training import RunDirectory, checkpoint_key, epoch_size, fit, logged_history
+from nlp_lstm.training import (RunDirectory, checkpoint_key, epoch_size, fit, logged_history,
+                               run_key)
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -107,6 +108,17 @@ def test_a_checkpoint_of_other_settings_or_a_damaged_one_is_refused(tmp_path):
     (run.path / "backup" / "position.json").write_text("{truncated")
     with pytest.raises(NlpLstmError, match="damaged checkpoint"):
         train(small_model(), regression(), run, key="lr 0.01")
+
+
+def test_the_run_key_tells_apart_configs_and_training_data():
+    from nlp_lstm.data.readers import ParallelExamples
+    from nlp_lstm.tasks.translation import TranslationConfig
+
+    pairs = ParallelExamples(["I see."], ["Ich sehe."])
+    key = run_key(TranslationConfig(), pairs)
+    assert key == run_key(TranslationConfig(), ParallelExamples(["I see."], ["Ich sehe."]))
+    assert key != run_key(TranslationConfig(), ParallelExamples(["I see."], ["Ich sah."]))
+    assert key != run_key(TranslationConfig(epochs=6), pairs)
 
 
 class Interrupt(keras.callbacks.Callback):

@@ -25,7 +25,7 @@ from nlp_lstm.models.char_language_model import (
     step_model,
 )
 from nlp_lstm.tokenization import BOS_ID, UNK_ID, CharacterTokenizer, build_character_vocabulary
-from nlp_lstm.training import RunDirectory, TrainingSession, fit, training_record
+from nlp_lstm.training import RunDirectory, TrainingSession, fit, run_key, training_record
 
 TASK = "generation"
 DEFAULT_CORPUS = "shakespeare"
@@ -137,7 +137,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                   patience=config.patience,
-                  key=config_lib.to_json(config), strategy=session.strategy,
+                  key=run_key(config, splits["train"]), strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
     report = {split: {"bits_per_char": bits_per_char(model, tokenizer, splits[split]),
                       "characters": len(splits[split])}
@@ -254,7 +254,9 @@ def command_evaluate(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, _ = recipe_args.build_parser(TASK, "Character-level text generation with a stacked LSTM.")
+    parser, _ = recipe_args.build_parser(
+        TASK, "Character-level text generation with a stacked LSTM.", script="char_generation.py",
+        rows=False)
     return recipe_args.run(parser, argv, {
         "train": command_train, "finetune": command_finetune,
         "export": command_export, "evaluate": command_evaluate})

@@ -25,7 +25,7 @@ from nlp_lstm.layers.cells import check_cell
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
 from nlp_lstm.precision import set_model_policy
 from nlp_lstm.tokenization import EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit,
+from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit, run_key,
                                training_record)
 
 TASK = "sentiment"
@@ -50,6 +50,7 @@ class SentimentConfig:
     epochs: int = 4
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
+    clipnorm: float = 1.0
     subword_alpha: float = 0.0
     pretrained_vectors: str = ""  # word2vec text file, or "glove_100d" (bundled)
     adversarial_epsilon: float = 0.0  # > 0: adversarial training on the word vectors
@@ -142,7 +143,7 @@ def compile_settings(config: SentimentConfig, total_steps: int) -> dict:
     over ``total_steps`` (cosine), so the last epochs settle instead of over-fitting."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
     return {"optimizer": keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay,
-                                                clipnorm=1.0),
+                                                clipnorm=config.clipnorm),
             "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
 
@@ -203,7 +204,7 @@ def pretrain_on_reviews(classifier: keras.Model, reviews: LabelledExamples, labe
     history = fit(classifier, make_batches, validation, stage, batch_size=config.batch_size,
                   epochs=config.pretrain_epochs, steps_per_epoch=steps,
                   monitor="val_accuracy", mode="max", patience=config.pretrain_epochs,
-                  key="pretraining " + config_lib.to_json(config), strategy=session.strategy,
+                  key="pretraining " + run_key(config, reviews), strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
     set_model_policy(classifier, precision)  # fit leaves it computing in float32
     plots.training_curves(history, ["loss", "accuracy"], stage.plots / "training_curves.png",
@@ -305,7 +306,7 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     history = fit(trainee, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, monitor="val_accuracy",
                   mode="max", patience=config.patience,
-                  key=config_lib.to_json(config), strategy=session.strategy,
+                  key=run_key(config, splits["train"]), strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
     report = evaluate_splits(classifier, splits, labels, tokenizer, config)
     report.update(training_record(classifier, history, steps_per_epoch, tokens_per_epoch))

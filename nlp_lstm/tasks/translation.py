@@ -30,7 +30,7 @@ from nlp_lstm.models.translator import (
     export_translator,
 )
 from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer, train_sentencepiece
-from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit,
+from nlp_lstm.training import (RunDirectory, TrainingSession, epoch_size, fit, run_key,
                                training_record)
 
 TASK = "translation"
@@ -263,7 +263,7 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
           f"{model.count_params():,} parameters")
     history = fit(model, make_batches, validation, run, batch_size=config.batch_size,
                   epochs=config.epochs, steps_per_epoch=steps_per_epoch, patience=config.patience,
-                  key=config_lib.to_json(config), strategy=session.strategy,
+                  key=run_key(config, train_pairs), strategy=session.strategy,
                   checkpoint_every=session.checkpoint_every)
     report = {**training_record(model, history, steps_per_epoch, tokens_per_epoch),
               **(extra_report or {})}
