@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -131,7 +132,8 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
     scope. The previous global policy is restored on exit.
 
     A run directory that holds a checkpoint is resumed (see ``training.fit``); the
-    checkpoint is removed when the body completes.
+    checkpoint is removed when the body completes. A run directory this call created
+    is removed again if the body fails before writing any file into it (bad input).
     """
     if args.checkpoint_every < 1:
         raise NlpLstmError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
@@ -141,9 +143,15 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
         strategy = make_strategy(args.strategy)
         with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
             run_dir, export_dir = paths
+            new_run_dir = not run_dir.exists()
             session = TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
                                       export_dir, args.checkpoint_every)
-            yield session
+            try:
+                yield session
+            except BaseException:
+                if new_run_dir and not any(p.is_file() for p in run_dir.rglob("*")):
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                raise
             # Complete (trained, evaluated, exported): running the command again starts over.
             session.run.remove_checkpoints()
     finally:

@@ -97,11 +97,13 @@ def folder(tmp_path_factory):
 
 @pytest.mark.parametrize("recipe, arguments, message", CASES,
                          ids=[f"{r}-{a.split()[0]}-{i}" for i, (r, a, _) in enumerate(CASES)])
-def test_bad_input_gets_one_clear_message(folder, recipe, arguments, message, capsys):
+def test_bad_input_gets_one_clear_message(folder, recipe, arguments, message, capsys, tmp_path):
     argv = arguments.format(d=folder).split()
-    if argv[0] == "train":
-        argv += ["--run-dir", str(folder / "runs" / recipe)]
+    if argv[0] in ("train", "finetune"):
+        argv += ["--run-dir", str(tmp_path / "run")]
     assert RECIPES[recipe](argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message.format(d=folder) in err[-1]
     assert "Traceback" not in "\n".join(err)
+    run = tmp_path / "run"  # not left behind empty
+    assert not run.exists() or any(path.is_file() for path in run.rglob("*"))

@@ -52,6 +52,9 @@ class GenerationConfig:
     patience: int = 2
     seed: int = 1
 
+    def __post_init__(self):
+        check_cell(self.cell)  # at once, before a tokenizer is trained
+
 
 PRESETS = {
     "quick": {},
@@ -130,7 +133,7 @@ def train_and_export(splits: dict[str, str], tokenizer: CharacterTokenizer, conf
     if model is None:
         model = build_char_language_model(tokenizer.vocabulary_size(), config.embedding_dim,
                                           config.lstm_units, config.lstm_layers, config.dropout,
-                                          check_cell(config.cell))
+                                          config.cell)
     compile_model(model, config, config.epochs * config.steps_per_epoch)
     print(f"training on {len(splits['train']):,} characters, vocabulary "
           f"{tokenizer.vocabulary_size()}; {model.count_params():,} parameters")

@@ -59,6 +59,9 @@ class SentimentConfig:
     patience: int = 2
     seed: int = 1
 
+    def __post_init__(self):
+        check_cell(self.cell)  # at once, before a tokenizer is trained
+
 
 PRESETS = {
     "quick": {},
@@ -281,7 +284,7 @@ def train_and_export(splits, labels, proto, config, session: TrainingSession, so
     if classifier is None:
         classifier = build_sentiment_classifier(
             tokenizer.vocabulary_size(), len(labels), config.embedding_dim, config.lstm_units,
-            config.lstm_layers, config.dropout, config.embedding_dropout, check_cell(config.cell))
+            config.lstm_layers, config.dropout, config.embedding_dropout, config.cell)
         if config.pretrained_vectors:
             path = corpora.word_vectors(config.pretrained_vectors)
             found = initialize_from_vectors(classifier.get_layer("token_embedding"),

@@ -73,6 +73,9 @@ class TranslationConfig:
     length_penalty: float = 0.6
     seed: int = 1
 
+    def __post_init__(self):
+        check_cell(self.cell)  # at once, before a tokenizer is trained
+
 
 PRESETS = {
     # 3 to 4 minutes on 2 CPU cores: a small model on the pairs of up to 19 pieces (+ eos).
@@ -250,7 +253,7 @@ def train_and_export(splits: dict[str, ParallelExamples], proto: bytes, config,
     if model is None:
         model = Translator(tokenizer.vocabulary_size(), config.embedding_dim, config.encoder_units,
                            config.encoder_layers, config.decoder_units, config.decoder_layers,
-                           config.dropout, config.embedding_dropout, check_cell(config.cell),
+                           config.dropout, config.embedding_dropout, config.cell,
                            config.scaled_attention, config.tied_embeddings, config.word_dropout,
                            name="translator")
         model.build()
