@@ -132,8 +132,9 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
     scope. The previous global policy is restored on exit.
 
     A run directory that holds a checkpoint is resumed (see ``training.fit``); the
-    checkpoint is removed when the body completes. A run directory this call created
-    is removed again if the body fails before writing any file into it (bad input).
+    checkpoint is removed when the body completes. The folders this call created for
+    the run directory are removed again if the body fails before writing any file
+    into them (bad input).
     """
     if args.checkpoint_every < 1:
         raise NlpLstmError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
@@ -143,14 +144,14 @@ def training_session(args: argparse.Namespace) -> Iterator[TrainingSession]:
         strategy = make_strategy(args.strategy)
         with strategy.scope(), writable_paths(strategy, args.run_dir, args.export_dir) as paths:
             run_dir, export_dir = paths
-            new_run_dir = not run_dir.exists()
+            created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]
             session = TrainingSession(strategy, RunDirectory(run_dir, restore_from=args.run_dir),
                                       export_dir, args.checkpoint_every)
             try:
                 yield session
             except BaseException:
-                if new_run_dir and not any(p.is_file() for p in run_dir.rglob("*")):
-                    shutil.rmtree(run_dir, ignore_errors=True)
+                if created and not any(p.is_file() for p in created[-1].rglob("*")):
+                    shutil.rmtree(created[-1], ignore_errors=True)
                 raise
             # Complete (trained, evaluated, exported): running the command again starts over.
             session.run.remove_checkpoints()

@@ -100,10 +100,10 @@ def folder(tmp_path_factory):
 def test_bad_input_gets_one_clear_message(folder, recipe, arguments, message, capsys, tmp_path):
     argv = arguments.format(d=folder).split()
     if argv[0] in ("train", "finetune"):
-        argv += ["--run-dir", str(tmp_path / "run")]
+        argv += ["--run-dir", str(tmp_path / "runs" / "run")]
     assert RECIPES[recipe](argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message.format(d=folder) in err[-1]
     assert "Traceback" not in "\n".join(err)
-    run = tmp_path / "run"  # not left behind empty
-    assert not run.exists() or any(path.is_file() for path in run.rglob("*"))
+    runs = tmp_path / "runs"  # not left behind empty
+    assert not runs.exists() or any(path.is_file() for path in runs.rglob("*"))

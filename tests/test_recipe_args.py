@@ -38,11 +38,10 @@ def test_commands_without_a_config_reject_what_they_would_ignore(argv, message, 
 
 
 def test_the_generation_recipe_names_its_script_and_reads_plain_text(capsys):
-    parser = parser_of(generation.TASK, script="char_generation.py", rows=False)
     with pytest.raises(SystemExit):
-        recipe_args.parse(parser, ["train", "--skip-bad-rows"])
+        generation.main(["train", "--skip-bad-rows"])
     err = capsys.readouterr().err
     assert err.startswith("usage: recipes/char_generation.py")
     assert "--skip-bad-rows is not an option of train, and a config field needs a value" in err
-    args = recipe_args.parse(parser, ["train"])
+    args = recipe_args.parse(parser_of(generation.TASK, script="char_generation.py"), ["train"])
     assert str(args.run_dir).startswith("runs/generation-")
