@@ -59,13 +59,16 @@ def _tokenizer(args) -> None:
 
     from nlp_lstm.tokenization import SentencePieceTokenizer, train_sentencepiece
 
+    output = Path(args.output)
+    if output.is_dir():
+        raise NlpLstmError("--output is a folder; give the model's file name (e.g. sp.model)",
+                           path=output)
     texts = _training_texts(args)
     print(f"training a {args.model_type} SentencePiece model ({args.vocabulary_size} pieces) "
           f"on {len(texts):,} lines", file=sys.stderr)
     proto = train_sentencepiece(texts, args.vocabulary_size, args.model_type,
                                 args.character_coverage, source=args.data or args.corpus,
                                 lower_case=args.lower_case)
-    output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(proto)
     print(f"wrote {output} ({len(proto):,} bytes)")
@@ -138,6 +141,8 @@ def _generate(args) -> None:
 def _translate(args) -> None:
     from nlp_lstm import plots, serving
 
+    if args.plot_attention and Path(args.plot_attention).suffix.lower() != ".png":
+        raise NlpLstmError(f"--plot-attention needs a .png file name, got {args.plot_attention}")
     model = serving.load(args.model, "translation")
     sources = _read_inputs(args)
     beam_size = args.beam_size or model.metadata["decoding"]["beam_size"]
@@ -155,6 +160,7 @@ def _translate(args) -> None:
         first = signature(source=tf_scalar(sources[:1], "string"), **controls)
         source_pieces = [p.decode() for p in first["source_pieces"][0].numpy() if p]
         target_pieces = [p.decode() for p in first["target_pieces"][0].numpy() if p]
+        Path(args.plot_attention).parent.mkdir(parents=True, exist_ok=True)
         path = plots.attention(first["attention"][0].numpy(), source_pieces, target_pieces,
                                Path(args.plot_attention),
                                title=f"{sources[0]}\n{rows[0]['translation']}")
@@ -165,6 +171,18 @@ def tf_scalar(value, dtype: str):
     import tensorflow as tf
 
     return tf.constant(value, dtype=dtype)
+
+
+def bounded(kind: type, low: float, high: float | None = None):
+    """An argparse type: ``kind`` within ``[low, high]``, else a usage error."""
+    def parse(text: str):
+        value = kind(text)
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {bounds}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--data", help="a user file instead of a bundled corpus")
     tok.add_argument("--kind", choices=("labelled", "text", "pairs"), default="labelled",
                      help="how to read --data (default: labelled TSV/CSV/JSONL)")
-    tok.add_argument("--vocabulary-size", type=int, default=8000)
+    tok.add_argument("--vocabulary-size", type=bounded(int, 1), default=8000)
     tok.add_argument("--model-type", choices=("unigram", "bpe"), default="unigram")
     tok.add_argument("--character-coverage", type=float, default=0.9995)
     tok.add_argument("--lower-case", action="store_true",
@@ -196,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", help="a UTF-8 file with one text per line")
     predict.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
-    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--batch-size", type=bounded(int, 1), default=64)
     predict.set_defaults(run=_predict)
 
     generate = commands.add_parser("generate", help="continue prompts with a generation export")
@@ -206,12 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="prompt text (repeatable for a batch; default: empty prompt)")
     generate.add_argument("--input", help="a UTF-8 file with one prompt per line (after "
                           "any --prompt)")
-    generate.add_argument("--max-new-chars", type=int, default=300)
-    generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
-    generate.add_argument("--top-k", type=int, default=0, help="0 = off")
-    generate.add_argument("--top-p", type=float, default=1.0, help="1 = off")
+    generate.add_argument("--max-new-chars", type=bounded(int, 0), default=300)
+    generate.add_argument("--temperature", type=bounded(float, 0), default=0.8, help="0 = greedy")
+    generate.add_argument("--top-k", type=bounded(int, 0), default=0, help="0 = off")
+    generate.add_argument("--top-p", type=bounded(float, 0, 1), default=1.0, help="1 = off")
     generate.add_argument("--seed", type=int, default=1)
-    generate.add_argument("--batch-size", type=int, default=32)
+    generate.add_argument("--batch-size", type=bounded(int, 1), default=32)
     generate.set_defaults(run=_generate)
 
     translate = commands.add_parser("translate", help="translate sentences with a translation export")
@@ -219,15 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="export version directory, or task folder (newest version)")
     translate.add_argument("texts", nargs="*", metavar="TEXT")
     translate.add_argument("--input", help="a UTF-8 file with one sentence per line")
-    translate.add_argument("--beam-size", type=int, default=0,
+    translate.add_argument("--beam-size", type=bounded(int, 0), default=0,
                            help="1 = greedy; default: the export's (see its nlp_lstm.json)")
-    translate.add_argument("--max-length", type=int, default=0,
+    translate.add_argument("--max-length", type=bounded(int, 0), default=0,
                            help="cap on tokens per translation, below the source-relative "
                                 "limit (0: that limit alone)")
     translate.add_argument("--plot-attention", metavar="PNG",
                            help="draw the first translation's attention as a heatmap")
     translate.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
-    translate.add_argument("--batch-size", type=int, default=64)
+    translate.add_argument("--batch-size", type=bounded(int, 1), default=64)
     translate.set_defaults(run=_translate)
     return parser
 

@@ -24,7 +24,7 @@ KERAS_DIR, KERAS_FILE = "keras", "model.keras"  # inside a version: what fine-tu
 
 
 def versions(export_dir: str | Path) -> list[int]:
-    """The complete versions under ``export_dir``, ascending."""
+    """The numbered version folders under ``export_dir``, ascending."""
     path = Path(export_dir)
     if not path.is_dir():
         return []
@@ -93,7 +93,7 @@ def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]
     if not path.exists():
         raise NlpLstmError("no such export directory", path=path)
     if not (path / "saved_model.pb").exists():
-        found = versions(path)
+        found = [v for v in versions(path) if (path / str(v) / "saved_model.pb").exists()]
         if not found:
             raise NlpLstmError("not a SavedModel version directory, and holds no numbered "
                                "versions", path=path)
@@ -104,6 +104,8 @@ def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]
         raise NlpLstmError(f"missing {METADATA_FILE}; not an nlp-lstm export", path=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise NlpLstmError(f"corrupt {METADATA_FILE}: {error}", path=path) from None
+    if not isinstance(metadata, dict):
+        raise NlpLstmError(f"corrupt {METADATA_FILE}: not a JSON object", path=path)
     if task is not None and metadata.get("task") != task:
         raise NlpLstmError(f"this export is a {metadata.get('task')!r} model, not {task!r}",
                            path=path)

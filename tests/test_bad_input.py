@@ -58,6 +58,12 @@ CASES = [
      "{d}/exports/1: export is incomplete or corrupt"),
     ("nlp-lstm", "translate --model {d}/corrupt_graph Hello.",
      "{d}/corrupt_graph/1: cannot load the SavedModel"),
+    ("nlp-lstm", "tokenizer --corpus ding_en_de --vocabulary-size 5 --output {d}/tok.model",
+     "ding_en_de: vocabulary size 5 is smaller than the 81 distinct characters of this corpus "
+     "need; raise --vocabulary-size"),
+    ("nlp-lstm", "tokenizer --corpus ding_en_de --output {d}", "{d}: --output is a folder"),
+    ("nlp-lstm", "translate --model {d}/exports Hello. --plot-attention {d}/att",
+     "--plot-attention needs a .png file name, got {d}/att"),
     ("generation", "train --lstm-unitz 3", "unknown config field 'lstm_unitz'; known fields: cell,"),
     ("translation", "train --cell rnn", "unknown cell 'rnn'; choose one of lstm, gru, peephole"),
     ("sentiment", "train --strategy multi-worker --data {d}/thirty.tsv",
@@ -107,3 +113,15 @@ def test_bad_input_gets_one_clear_message(folder, recipe, arguments, message, ca
     assert "Traceback" not in "\n".join(err)
     runs = tmp_path / "runs"  # not left behind empty
     assert not runs.exists() or any(path.is_file() for path in runs.rglob("*"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    ("predict --model m --batch-size 0 Hello.", "argument --batch-size: 0 is out of range: must be "
+                                                "at least 1"),
+    ("generate --model m --top-p 1.5", "argument --top-p: 1.5 is out of range: must be from 0 to 1"),
+    ("translate --model m --beam-size -1 Hello.", "argument --beam-size: -1 is out of range"),
+])
+def test_a_number_out_of_range_is_a_usage_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv.split())
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -18,6 +18,8 @@ def test_versions_count_up_and_the_newest_is_resolved(tmp_path):
     assert (first.name, second.name) == ("1", "2")
     assert export.resolve(tmp_path)[0] == second
     assert export.resolve(first)[0] == first
+    (tmp_path / "3").mkdir()  # a folder someone made by hand is not an export
+    assert export.resolve(tmp_path)[0] == second
 
 
 def test_a_failed_export_leaves_no_version_and_no_debris(tmp_path):
@@ -52,4 +54,7 @@ def test_resolve_explains_what_is_wrong(tmp_path):
         export.resolve(tmp_path, "generation")
     (version / export.METADATA_FILE).write_text("{not json")
     with pytest.raises(NlpLstmError, match="corrupt nlp_lstm.json"):
+        export.resolve(version)
+    (version / export.METADATA_FILE).write_text("[1, 2]")
+    with pytest.raises(NlpLstmError, match="corrupt nlp_lstm.json: not a JSON object"):
         export.resolve(version)

@@ -63,6 +63,12 @@ def train_sentencepiece(
         )
     except RuntimeError as error:
         detail = str(error).strip().splitlines()[-1]
+        needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", detail)
+        if needed:
+            raise NlpLstmError(
+                f"vocabulary size {vocabulary_size} is smaller than the {needed.group(1)} "
+                "distinct characters of this corpus need; raise --vocabulary-size",
+                path=source) from None
         if "Vocabulary size" in detail or "vocab_size" in detail:
             largest = re.search(r"<= (\d+)", detail)
             allowed = f"at most {largest.group(1)}" if largest else detail
