@@ -47,7 +47,7 @@ assert not [m for m in sys.modules if m.startswith("nlp_lstm")]
 serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
 results = {}
 for name, (prompts, n, temperature, top_k, top_p, seed) in json.loads(sys.argv[2]).items():
-    out = serve(prompt=tf.constant(prompts), max_new_chars=tf.constant(n),
+    out = serve(prompt=tf.constant(prompts, tf.string), max_new_chars=tf.constant(n),
                 temperature=tf.constant(temperature), top_k=tf.constant(top_k),
                 top_p=tf.constant(top_p), seed=tf.constant(seed, tf.int64))
     results[name] = [t.decode("utf-8") for t in out["text"].numpy()]
@@ -65,6 +65,7 @@ def test_export_samples_reproducibly_without_this_package(trained):
         "nucleus": (["ROMEO:\n"] * 2, 40, 1.0, 10, 0.9, 5),
         "huge": (["A"], 1_000_000, 1.0, 0, 1.0, 3),
         "none": (["ROMEO:", ""], 0, 1.0, 0, 1.0, 3),
+        "empty_batch": ([], 40, 0.8, 0, 1.0, 1),
     }
     result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
                              json.dumps(calls)], capture_output=True, text=True, timeout=600)
@@ -76,6 +77,7 @@ def test_export_samples_reproducibly_without_this_package(trained):
     assert out["greedy1"] == out["greedy2"]
     assert len(out["huge"][0]) == 1 + 10_000  # capped at MAX_NEW_CHARS
     assert out["none"] == ["ROMEO:", ""]
+    assert out["empty_batch"] == []
 
 
 def test_generate_cli(trained, capsys, tmp_path):

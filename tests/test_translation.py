@@ -83,6 +83,10 @@ for beam in (1, 3):
         r = module.signatures["translate"](source=sources, beam_size=tf.constant(beam),
                                            max_length=tf.constant(limit))
         out[f"{beam}-{limit}"] = {k: list(v.shape) for k, v in r.items()}
+nothing = tf.constant([], tf.string)
+out["empty"] = {k: list(v.shape) for k, v in module.signatures["translate"](
+    source=nothing, beam_size=tf.constant(3), max_length=tf.constant(0)).items()}
+out["empty_default"] = module.signatures["serving_default"](source=nothing)["score"].shape[0]
 print(json.dumps(out))
 """
 
@@ -103,6 +107,8 @@ def test_export_translates_a_batch_without_this_package(trained):
         assert batch == 5 and width == full["source_pieces"][1] <= 128
         assert steps == full["target_pieces"][1] <= 128 * 1.5 + 10
         assert capped["target_pieces"][1] <= 3
+    assert out["empty_default"] == 0 and out["empty"]["translation"] == [0]  # an empty batch
+    assert out["empty"]["attention"][0] == out["empty"]["source_pieces"][0] == 0
 
 
 SAVED_MODEL_CLI = ("import sys, tensorflow_text; from tensorflow.python.tools.saved_model_cli "

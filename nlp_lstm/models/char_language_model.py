@@ -15,6 +15,7 @@ import tensorflow as tf
 from nlp_lstm.decoding import sample_next
 from nlp_lstm.embedding import TokenEmbedding
 from nlp_lstm.layers.cells import recurrent_layer, state_count
+from nlp_lstm.models.string_batches import at_least_one_row
 from nlp_lstm.tokenization import BOS_ID, CharacterTokenizer
 from nlp_lstm.tokenization.special_ids import NUM_SPECIAL
 
@@ -83,7 +84,7 @@ class CharGenerator(tf.Module):
 
     def generate(self, prompt, max_new_chars, temperature, top_k, top_p, seed):
         """Returns ``prompt`` + up to ``max_new_chars`` sampled characters per row."""
-        prompt = tf.convert_to_tensor(prompt, tf.string)
+        prompt, rows = at_least_one_row(tf.convert_to_tensor(prompt, tf.string))
         batch = tf.shape(prompt)[0]
         max_new_chars = tf.clip_by_value(tf.cast(max_new_chars, tf.int32), 0, MAX_NEW_CHARS)
         tokens = self.tokenizer.tokenize(tf.strings.substr(prompt, 0, MAX_PROMPT_CHARS,
@@ -118,7 +119,7 @@ class CharGenerator(tf.Module):
                           lambda: tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch])),
                           lambda: tf.zeros([batch, 0], tf.int32))
         text = self.tokenizer.detokenize(new_ids, stop_at_eos=True)
-        return tf.strings.join([prompt, text])
+        return tf.strings.join([prompt, text])[:rows]
 
 
 def export_generator(model: keras.Model, tokenizer: CharacterTokenizer, directory: Path) -> None:

@@ -18,6 +18,7 @@ from nlp_lstm.decoding.search import beam_search, greedy_search
 from nlp_lstm.embedding import TokenEmbedding
 from nlp_lstm.layers.attention_decoder import AttentionDecoder
 from nlp_lstm.layers.cells import recurrent_layer
+from nlp_lstm.models.string_batches import at_least_one_row
 from nlp_lstm.tokenization import BOS_ID, EOS_ID, SentencePieceTokenizer
 from nlp_lstm.tokenization.special_ids import PAD_ID, finalize_ids
 
@@ -199,6 +200,7 @@ class InGraphTranslator(tf.Module):
             target, source]`` (padding positions are empty strings / zeros).
         """
         s = self.settings
+        source, rows = at_least_one_row(tf.convert_to_tensor(source, tf.string))
         ids = self.source_ids(source)
         beam_size = tf.maximum(tf.cast(beam_size, tf.int32), 1)
         cap = tf.where(max_length > 0, tf.cast(max_length, tf.int32), s.max_target_tokens)
@@ -222,9 +224,10 @@ class InGraphTranslator(tf.Module):
                                source_length, beam_size, BOS_ID, EOS_ID, s.length_penalty)
 
         out_ids, scores, attention = tf.cond(beam_size > 1, beam, greedy)
-        return {"translation": self.tokenizer.detokenize(out_ids), "score": scores,
-                "source_pieces": self.pieces(ids), "target_pieces": self.pieces(out_ids),
-                "attention": attention}
+        out = {"translation": self.tokenizer.detokenize(out_ids), "score": scores,
+               "source_pieces": self.pieces(ids), "target_pieces": self.pieces(out_ids),
+               "attention": attention}
+        return {name: value[:rows] for name, value in out.items()}
 
     def pieces(self, ids) -> tf.Tensor:
         """Piece strings of padded ids; padding becomes the empty string."""
