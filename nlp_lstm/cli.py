@@ -37,12 +37,12 @@ def _corpora(args) -> None:
 
 def _training_texts(args) -> list[str]:
     from nlp_lstm import corpora
-    from nlp_lstm.data import read_labelled, read_pairs, read_text
+    from nlp_lstm.data import read_labelled, read_lines, read_pairs
 
     if args.data:
         path = Path(args.data)
         if args.kind == "text":
-            return read_text(path).splitlines()
+            return read_lines(path)
         if args.kind == "pairs":
             pairs = read_pairs(path)
             return pairs.sources + pairs.targets
@@ -80,24 +80,30 @@ def _tokenizer(args) -> None:
 
 
 def _read_inputs(args) -> list[str]:
-    from nlp_lstm.data import read_text
+    from nlp_lstm.data import read_lines
 
     texts = list(args.texts or [])
     if args.input:
-        texts += read_text(args.input).splitlines()
+        texts += read_lines(args.input)
     if not texts:
         raise NlpLstmError("give texts as arguments or --input FILE (one text per line)")
     return texts
 
 
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _write_rows(rows: list[dict], fmt: str) -> None:
+    """JSON lines, or TSV with a header row whose fields escape backslash, tab, newline
+    and carriage return with a backslash, so that every row is one line."""
     if fmt == "jsonl":
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return
     print("\t".join(rows[0]))
     for row in rows:
-        print("\t".join(json.dumps(v) if isinstance(v, list) else str(v) for v in row.values()))
+        print("\t".join((json.dumps(v) if isinstance(v, list) else str(v)).translate(TSV_ESCAPES)
+                        for v in row.values()))
 
 
 def _predict(args) -> None:
@@ -124,8 +130,8 @@ def _generate(args) -> None:
               file=sys.stderr)
     prompts = list(args.prompt or [])
     if args.input:
-        from nlp_lstm.data import read_text
-        prompts += read_text(args.input).splitlines()
+        from nlp_lstm.data import read_lines
+        prompts += read_lines(args.input)
     prompts = prompts or [""]
     outputs = serving.run_batched(
         model.signature, {"prompt": prompts}, args.batch_size,

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from nlp_lstm.data import read_labelled, read_pairs, read_text
+from nlp_lstm.data import read_labelled, read_lines, read_pairs, read_text
 from nlp_lstm.errors import NlpLstmError
 
 
@@ -72,6 +72,8 @@ def test_missing_file(tmp_path):
 
 def test_plain_text(tmp_path):
     assert read_text(write(tmp_path, "a.txt", "ROMEO:\nHa!\r\n")) == "ROMEO:\nHa!\n"
+    lines = read_lines(write(tmp_path, "b.txt", "one\u2028still one\r\nform\x0cfeed\n\nlast"))
+    assert lines == ["one\u2028still one", "form\x0cfeed", "", "last"]  # only \n ends a line
     with pytest.raises(NlpLstmError, match=r"a2.txt:3: not valid UTF-8 \(byte 0xe9\)"):
         read_text(write(tmp_path, "a2.txt", b"one\ntwo\ncaf\xe9\n"))
 

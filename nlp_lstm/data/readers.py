@@ -69,8 +69,14 @@ def _read_bytes(path: Path) -> bytes:
         raise NlpLstmError(f"cannot read: {error}", path=path) from None
 
 
-def _decode_lines(path: Path) -> list[str]:
-    """Strict UTF-8 lines (a BOM is dropped); the first invalid byte names its line."""
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 file (a BOM dropped), split at ``\n`` only (a CRLF's ``\r``
+    dropped too), so other separators such as U+2028 or a form feed stay in their line.
+
+    Raises:
+        NlpLstmError: missing, empty, blank-only or not UTF-8 (naming the line).
+    """
+    path = Path(path)
     data = _read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
@@ -79,7 +85,10 @@ def _decode_lines(path: Path) -> list[str]:
         raise NlpLstmError(
             f"not valid UTF-8 (byte 0x{data[error.start]:02x}); re-save the file as UTF-8",
             path=path, line=line) from None
-    lines = text.splitlines()
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line
+    lines = [line.removesuffix("\r") for line in lines]
     if not any(line.strip() for line in lines):
         raise NlpLstmError("the file is empty or holds only blank lines", path=path)
     return lines
@@ -97,8 +106,7 @@ def read_text(path: str | Path) -> str:
     Raises:
         NlpLstmError: missing, empty, blank-only or not UTF-8 (with the line).
     """
-    path = Path(path)
-    return "\n".join(_decode_lines(path)) + "\n"
+    return "\n".join(read_lines(path)) + "\n"
 
 
 def _labelled_rows(path: Path, lines: list[str], text_field: str, label_field: str):
@@ -171,7 +179,7 @@ def read_labelled(path: str | Path, text_field: str = "text", label_field: str =
     path = Path(path)
     errors = _RowErrors(path, skip_bad_rows)
     texts, labels = [], []
-    for number, text, label, problem in _labelled_rows(path, _decode_lines(path),
+    for number, text, label, problem in _labelled_rows(path, read_lines(path),
                                                         text_field.lower(), label_field.lower()):
         if problem is None and not text:
             problem = "empty text"
@@ -201,14 +209,14 @@ def read_pairs(path: str | Path, target_path: str | Path | None = None,
     errors = _RowErrors(path, skip_bad_rows)
     sources, targets = [], []
     if target_path is None:
-        lines = _decode_lines(path)
+        lines = read_lines(path)
         first = lines[0].split("\t")
         start = 1 if len(first) == 2 and all(PAIR_HEADER.match(f.strip()) for f in first) else 0
         rows = [(n, line.split("\t")) for n, line in enumerate(lines[start:], start + 1)
                 if line.strip()]
     else:
         target_path = Path(target_path)
-        source_lines, target_lines = _decode_lines(path), _decode_lines(target_path)
+        source_lines, target_lines = read_lines(path), read_lines(target_path)
         if len(source_lines) != len(target_lines):
             raise NlpLstmError(
                 f"{len(source_lines)} lines here but {len(target_lines)} in {target_path}; "

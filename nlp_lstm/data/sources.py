@@ -15,7 +15,7 @@ from nlp_lstm.data.readers import (
     ParallelExamples,
     read_labelled,
     read_pairs,
-    read_text,
+    read_lines,
 )
 from nlp_lstm.data.tfds_loader import PREFIX, load_tfds
 from nlp_lstm.errors import NlpLstmError
@@ -73,7 +73,7 @@ def text_splits(data: str | None, dataset: str | None, default: str) -> tuple[di
     10% test, at line boundaries), so evaluated text is never seen in training.
     """
     if data:
-        lines = read_text(data).splitlines(keepends=True)
+        lines = [line + "\n" for line in read_lines(data)]
         if len(lines) < 10:
             raise NlpLstmError(f"only {len(lines)} lines; at least 10 are needed to split "
                                "train/validation/test", path=data)
