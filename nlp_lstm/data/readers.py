@@ -70,8 +70,8 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 file (a BOM dropped), split at ``\n`` only (a CRLF's ``\r``
-    dropped too), so other separators such as U+2028 or a form feed stay in their line.
+    """The lines of a UTF-8 file (a BOM dropped), split at line feeds only (a CRLF's
+    carriage return dropped too), so U+2028, a form feed and the like stay in their line.
 
     Raises:
         NlpLstmError: missing, empty, blank-only or not UTF-8 (naming the line).

@@ -242,7 +242,8 @@ def export_translator(model: Translator, tokenizer: SentencePieceTokenizer,
         ``serving_default``: ``source: string[batch]`` -> ``translation: string[batch]``,
         ``score: float32[batch]`` (beam search with ``settings.beam_size``).
         ``translate``: ``source``, ``beam_size: int32``, ``max_length: int32`` (> 0 caps
-        the source-relative limit) -> the same plus ``source_pieces``, ``target_pieces``, ``attention``.
+        the source-relative limit) -> the same plus ``source_pieces``, ``target_pieces``,
+        ``attention``.
     """
     translator = InGraphTranslator(model, tokenizer, settings)
     archive = keras.export.ExportArchive()
