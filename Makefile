@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND := tensorflow
 
-.PHONY: demo test bench corpora-check clean
+.PHONY: demo test docs lint bench bench-peer corpora-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,6 +21,18 @@ demo: $(STAMP)
 # pytest exits 5 when no test was collected; that is not a failure of the suite.
 test: $(STAMP)
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(MAKE) docs
+
+# The documentation site, into site/. Strict: a broken link, a missing page or a
+# reference that does not resolve fails the build. The API pages are read from the
+# source statically (TensorFlow is not imported).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# Lint and formatting (configured in pyproject.toml); not part of `make test` yet.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Speed of training (each recipe's model; the language model at the PyTorch peer's shape,
 # in the automatic precision and in float32), of the exports, tokenizers and input
@@ -38,9 +50,27 @@ bench: $(STAMP)
 	$(PY) bench/translation_speed.py
 	$(PY) bench/data_speed.py
 
+# Training speed of the language model (vocabulary 80, embedding 64, 2 x LSTM 512, sequences
+# of 100, batch 64, Adam) against a PyTorch nn.LSTM peer at the same shape, float32 and
+# bfloat16, alternating, each twice: one JSON line per run; compare tokens_per_s.
+# Needs PyTorch: the bench extra (installed here on first use).
+PEER_STAMP := $(VENV)/.installed-bench
+
+$(PEER_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,docs,bench]'
+	touch $(PEER_STAMP)
+
+bench-peer: $(PEER_STAMP)
+	for round in 1 2; do \
+		for precision in float32 bfloat16; do \
+			$(PY) bench/training_speed.py --precision $$precision || exit 1; \
+			$(PY) bench/torch_lstm_peer.py --precision $$precision || exit 1; \
+		done; \
+	done
+
 # Rebuild the bundled corpora from the registries and compare byte for byte.
 corpora-check: $(STAMP)
 	$(PY) -m nlp_lstm.corpora.build --check
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

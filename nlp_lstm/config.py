@@ -11,11 +11,108 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import math
 import typing
 
 from nlp_lstm.errors import NlpLstmError
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a number may take: finite, from ``low`` (inclusive unless
+    ``low_open``) to ``high`` (exclusive unless ``high_closed``); ``None``: unbounded.
+
+    Example:
+        >>> Range(0, 1).problem(2.0)
+        'must be at least 0 and below 1'
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_closed: bool = False
+
+    def __str__(self) -> str:
+        low = f"{'greater than' if self.low_open else 'at least'} {self.low}"
+        if self.high is None:
+            return low
+        if self.low is not None and not self.low_open and self.high_closed:
+            return f"from {self.low} to {self.high}"
+        high = f"{'at most' if self.high_closed else 'below'} {self.high}"
+        return high if self.low is None else f"{low} and {high}"
+
+    def problem(self, value) -> str | None:
+        """What is wrong with ``value`` (``None`` if it is in range)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number {self}"
+        too_low = self.low is not None and (value <= self.low if self.low_open
+                                            else value < self.low)
+        too_high = self.high is not None and (value > self.high if self.high_closed
+                                              else value >= self.high)
+        return f"must be {self}" if too_low or too_high else None
+
+
+POSITIVE = Range(1)  # sizes, counts, epochs
+NON_NEGATIVE = Range(0)
+RATE = Range(0, 1)  # dropout, smoothing: [0, 1)
+SCALE = Range(0, low_open=True)  # learning rate, clipnorm: > 0
+SEED = Range(0, 2**32 - 1, high_closed=True)  # what NumPy's and Keras's seeding accept
+
+
+def check_ranges(config, ranges: dict[str, Range]) -> None:
+    """Checks the named fields of a config dataclass (call it from ``__post_init__``, so
+    that a bad value stops the run before any work).
+
+    Raises:
+        NlpLstmError: naming the first field out of range, its value and the range.
+    """
+    for name, allowed in ranges.items():
+        value = getattr(config, name)
+        problem = allowed.problem(value)
+        if problem:
+            raise NlpLstmError(f"config field {name!r} (--{name.replace('_', '-')}) is "
+                               f"{value!r}; it {problem}")
+
+
+def bounded(kind: type, low: float, high: float | None = None):
+    """An argparse type: ``kind`` within ``[low, high]`` (finite), else a usage error."""
+    allowed = Range(low, high, high_closed=True)
+
+    def parse(text: str):
+        problem = allowed.problem(kind(text))
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {problem}")
+        return kind(text)
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the layout of descriptions and examples, and shows each option's default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.option_strings and action.nargs != 0 and "default" not in text and not (
+            action.default is None or action.default is argparse.SUPPRESS
+            or isinstance(action.default, list))
+        if shown:
+            text += " (default: %(default)s)"
+        return text
+
+
+def describe_fields(config_type, ranges: dict[str, Range] | None = None) -> str:
+    """One line per field of a config dataclass, as ``train --help`` lists them:
+    the flag, the default and the allowed range."""
+    ranges = ranges or {}
+    lines = []
+    for field in dataclasses.fields(config_type):
+        default = field.default if field.default is not dataclasses.MISSING else None
+        allowed = f"  ({ranges[field.name]})" if field.name in ranges else ""
+        lines.append(f"  --{field.name.replace('_', '-'):<24} {default!r}{allowed}")
+    return "\n".join(lines)
 
 
 def _coerce(field: dataclasses.Field, hints: dict, raw: str):

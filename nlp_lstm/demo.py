@@ -1,17 +1,19 @@
 """``make demo``: the toolkit end to end on the bundled corpora.
 
 Lists the corpora, then for each recipe trains the quick preset, exports it, and
-reads results back from the SavedModel (about 7 minutes on 2 CPU cores).
+reads results back from the SavedModel.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 
 import tensorflow as tf
 
-from nlp_lstm import cli, serving
+from nlp_lstm import cli, corpora, serving
+from nlp_lstm.data import ParallelExamples
 from nlp_lstm.tasks import generation, sentiment, translation
 
 SENTENCES = [
@@ -21,8 +23,11 @@ SENTENCES = [
     "",
 ]
 PROMPTS = ["ROMEO:\n", "KING HENRY:\nWhat"]
-ENGLISH = ["Where is the station?", "I don't know.", "The weather is nice today.",
-           "He works in a big company."]
+# Everyday sentences that occur nowhere in the corpus (a test pins that).
+ENGLISH = ["I would like a cup of coffee, please.", "My sister lives in a small town near the sea.",
+           "We are going to the beach tomorrow.", "The children are playing in the garden.",
+           "The weather is nice today.", "He works in a big company."]
+TEST_SENTENCES = 5
 
 
 def demo_sentiment() -> None:
@@ -52,15 +57,24 @@ def demo_generation() -> None:
 
 
 def demo_translation() -> None:
-    print("\n== Translation: quick preset on the Ding English-German pairs")
+    print("\n== Translation: quick preset on Tatoeba English-Spanish")
     if translation.main(["train", "--preset", "quick", "--run-dir", "runs/demo-translation",
                          "--export-dir", "saved_models/translation"]) != 0:
         raise SystemExit(1)
     model = serving.load("saved_models/translation", "translation")
     out = model.signature(source=tf.constant(ENGLISH))
-    print(f"\n== Translations read back from {model.path} (beam search)")
+    print(f"\n== New sentences translated by {model.path} (beam search)")
     for source, target in zip(ENGLISH, out["translation"].numpy()):
         print(f"  {source}\n    -> {target.decode()}")
+    english, spanish = corpora.load(translation.DEFAULT_CORPUS, "test")
+    sources, references = translation.references_by_source(
+        ParallelExamples(english, spanish))
+    picked = random.Random(7).sample(range(len(sources)), TEST_SENTENCES)
+    out = model.signature(source=tf.constant([sources[i] for i in picked]))
+    print("\n== Test sentences, never seen in training, beside their references")
+    for i, target in zip(picked, out["translation"].numpy()):
+        print(f"  {sources[i]}\n    -> {target.decode()}\n       reference: "
+              + " | ".join(references[i]))
 
 
 def main() -> int:

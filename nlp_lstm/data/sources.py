@@ -2,7 +2,8 @@
 
 ``--dataset NAME`` names a bundled corpus (``rotten_tomatoes``) or a TFDS dataset
 (``tfds:imdb_reviews``); ``--data PATH`` a user file, split into
-train/validation/test with a fixed seed (10% validation, 10% test).
+train/validation/test with a fixed seed (10% validation, 10% test; sentence pairs by
+connected component, so no held-out sentence occurs in training).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nlp_lstm.data.readers import (
     read_pairs,
     read_lines,
 )
+from nlp_lstm.data.splits import pair_components, split_groups
 from nlp_lstm.data.tfds_loader import PREFIX, load_tfds
 from nlp_lstm.errors import NlpLstmError
 
@@ -91,23 +93,37 @@ def text_splits(data: str | None, dataset: str | None, default: str) -> tuple[di
 
 
 def parallel_splits(data: str | None, dataset: str | None, default: str, seed: int,
-                    source_language: str = "en", target_language: str = "de",
-                    skip_bad_rows: bool = False, target_data: str | None = None
+                    source_language: str, target_language: str,
+                    skip_bad_rows: bool = False, target_data: str | None = None,
+                    validation_data: str | None = None, test_data: str | None = None
                     ) -> tuple[dict[str, ParallelExamples], str]:
     """Train/validation/test sentence pairs, oriented source -> target.
 
-    A user TSV gives pairs in its column order (first column = source), or
-    ``data`` and ``target_data`` are two line-aligned files; the bundled corpus and
-    TFDS datasets are oriented by the language codes.
+    A user TSV gives pairs in its column order (first column = source), or ``data``
+    and ``target_data`` are two line-aligned files. With ``validation_data`` and
+    ``test_data`` (TSV files) those are the held-out splits; without them ``data`` is
+    split by connected component (``splits.pair_components``), about 80/10/10, so no
+    held-out sentence on either side occurs in training. The bundled corpora and TFDS
+    datasets are oriented by the language codes.
     """
     if target_data and not data:
         raise NlpLstmError("--target-data needs --data (the file of source sentences)")
+    if bool(validation_data) != bool(test_data):
+        raise NlpLstmError("--validation-data and --test-data go together: pass both, or "
+                           "neither to split --data")
+    if validation_data and not data:
+        raise NlpLstmError("--validation-data and --test-data need --data (the training pairs)")
     if data:
         pairs = read_pairs(data, target_data, skip_bad_rows=skip_bad_rows)
+        if validation_data:
+            return ({"train": pairs,
+                     "validation": read_pairs(validation_data, skip_bad_rows=skip_bad_rows),
+                     "test": read_pairs(test_data, skip_bad_rows=skip_bad_rows)},
+                    f"files {data} / {validation_data} / {test_data}")
         return ({split: ParallelExamples([pairs.sources[i] for i in idx],
                                          [pairs.targets[i] for i in idx])
-                 for split, idx in _seeded_split(len(pairs.sources), seed).items()},
-                f"file {data} (seeded 80/10/10 split)")
+                 for split, idx in _split_pairs(pairs, seed).items()},
+                f"file {data} (seeded 80/10/10 split by connected sentences)")
     name = dataset or default
     if name.startswith(PREFIX):
         return ({split: load_tfds(name, "translation", split, source_language, target_language)
@@ -115,12 +131,21 @@ def parallel_splits(data: str | None, dataset: str | None, default: str, seed: i
     corpus = corpora.get(name)
     if corpus.task != "translation":
         raise NlpLstmError(f"bundled corpus {name!r} is for {corpus.task}, not translation")
-    languages = ("en", "de")
-    if {source_language, target_language} != set(languages):
-        raise NlpLstmError(f"bundled corpus {name!r} has languages {languages}; "
-                           f"cannot translate {source_language} -> {target_language}")
+    if {source_language, target_language} != set(corpus.languages):
+        raise NlpLstmError(f"bundled corpus {name!r} has languages "
+                           f"{' and '.join(corpus.languages)}; cannot translate "
+                           f"{source_language} -> {target_language}")
     splits = {}
     for split in corpora.SPLITS:
-        columns = dict(zip(languages, corpora.load(name, split)))
+        columns = dict(zip(corpus.languages, corpora.load(name, split)))
         splits[split] = ParallelExamples(columns[source_language], columns[target_language])
     return splits, f"bundled corpus {name} ({corpus.source}), {source_language} -> {target_language}"
+
+
+def _split_pairs(pairs: ParallelExamples, seed: int) -> dict[str, list[int]]:
+    """Pair indices per split, whole connected components at a time (10% / 10% / 80%)."""
+    components = pair_components(list(zip(pairs.sources, pairs.targets)))
+    if len(components) < 10:
+        raise NlpLstmError(f"only {len(components)} groups of distinct sentence pairs; at "
+                           "least 10 are needed to split train/validation/test")
+    return split_groups(components, seed, HELD_OUT_SHARE, HELD_OUT_SHARE)
