@@ -4,13 +4,13 @@
 Trains the library's own model on random token ids at a given shape with Adam and the
 recipe's loss, times each of ``--steps`` steps after ``--warmup`` untimed ones, and
 reports the median step. The default shape is the one of the PyTorch peer
-(``../shared/bench/torch_lstm_reference.py``): a character language model with a
+(``bench/torch_lstm_peer.py``): a character language model with a
 vocabulary of 80, embedding 64, 2 x LSTM 512, sequences of 100, batch 64. Run both in
-one sitting and compare ``tokens_per_s`` (this machine's speed drifts; a ratio holds):
+one sitting and compare ``tokens_per_s`` (a machine's speed drifts; a ratio holds):
 
     .venv/bin/python bench/training_speed.py                        # precision auto
     .venv/bin/python bench/training_speed.py --precision float32
-    /tmp/torchref/bin/python ../shared/bench/torch_lstm_reference.py
+    .venv/bin/python bench/torch_lstm_peer.py --precision float32   # make bench-peer
 
 ``--model sentiment`` and ``--model translation`` time those recipes' models
 (``--units`` per direction in the encoder; translation decodes ``--seq`` target

@@ -3,7 +3,7 @@
 ``--strategy`` picks one of:
 
 - ``default``: one device (TensorFlow's default strategy);
-- ``mirrored``: ``tf.distribute.MirroredStrategy`` over this machine's GPUs;
+- ``mirrored``: ``tf.distribute.MirroredStrategy`` over the local GPUs;
 - ``multi-worker``: ``tf.distribute.MultiWorkerMirroredStrategy``, one process per
   worker, the cluster described by the ``TF_CONFIG`` environment variable;
 - ``auto``: ``multi-worker`` when ``TF_CONFIG`` describes several tasks, else
