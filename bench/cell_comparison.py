@@ -23,8 +23,11 @@ from pathlib import Path
 from nlp_lstm.precision import PRECISIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = {"sentiment": "sentiment.py", "generation": "char_generation.py",
-           "translation": "translation.py"}
+RECIPES = {
+    "sentiment": "sentiment.py",
+    "generation": "char_generation.py",
+    "translation": "translation.py",
+}
 CELLS = ("lstm", "gru", "peephole")
 
 
@@ -44,9 +47,21 @@ def precision(metrics: dict) -> str:
 def train(recipe: str, cell: str, preset: str, folder: Path, precision_name: str) -> dict:
     metrics_file = folder / "run" / "metrics.json"
     if not metrics_file.exists():
-        command = [sys.executable, str(ROOT / "recipes" / RECIPES[recipe]), "train",
-                   "--preset", preset, "--cell", cell, "--run-dir", str(folder / "run"),
-                   "--export-dir", str(folder / "exports"), "--precision", precision_name]
+        command = [
+            sys.executable,
+            str(ROOT / "recipes" / RECIPES[recipe]),
+            "train",
+            "--preset",
+            preset,
+            "--cell",
+            cell,
+            "--run-dir",
+            str(folder / "run"),
+            "--export-dir",
+            str(folder / "exports"),
+            "--precision",
+            precision_name,
+        ]
         print("$", " ".join(command), file=sys.stderr, flush=True)
         subprocess.run(command, check=True, stdout=sys.stderr)
     return json.loads(metrics_file.read_text())
@@ -57,31 +72,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=("quick", "full"), default="quick")
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="for the runs trained now (finished runs keep theirs)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="for the runs trained now (finished runs keep theirs)",
+    )
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     args = parser.parse_args(argv)
     base = args.runs / f"cells-{args.preset}"
     for recipe in args.recipes:
         for cell in args.cells:
             metrics = train(recipe, cell, args.preset, base / f"{recipe}-{cell}", args.precision)
-            print(json.dumps({"recipe": recipe, "cell": cell, "preset": args.preset,
-                              "quality": quality(recipe, metrics),
-                              "precision": precision(metrics),
-                              "parameters": metrics["parameters"],
-                              "tokens_per_second": round(metrics["tokens_per_second"]),
-                              "training_seconds": round(metrics["training_seconds"])}),
-                  flush=True)
-    print(f"\n| recipe ({args.preset}) | cell | test quality | parameters | precision "
-          "| training tokens/s | training time |\n|---|---|---|---|---|---|---|")
+            print(
+                json.dumps(
+                    {
+                        "recipe": recipe,
+                        "cell": cell,
+                        "preset": args.preset,
+                        "quality": quality(recipe, metrics),
+                        "precision": precision(metrics),
+                        "parameters": metrics["parameters"],
+                        "tokens_per_second": round(metrics["tokens_per_second"]),
+                        "training_seconds": round(metrics["training_seconds"]),
+                    }
+                ),
+                flush=True,
+            )
+    print(
+        f"\n| recipe ({args.preset}) | cell | test quality | parameters | precision "
+        "| training tokens/s | training time |\n|---|---|---|---|---|---|---|"
+    )
     for recipe in RECIPES:
         for cell in CELLS:
             metrics_file = base / f"{recipe}-{cell}" / "run" / "metrics.json"
             if metrics_file.exists():
                 m = json.loads(metrics_file.read_text())
-                print(f"| {recipe} | {cell} | {quality(recipe, m)} | {m['parameters']:,} | "
-                      f"{precision(m)} | "
-                      f"{m['tokens_per_second']:,.0f} | {m['training_seconds'] / 60:.1f} min |")
+                print(
+                    f"| {recipe} | {cell} | {quality(recipe, m)} | {m['parameters']:,} | "
+                    f"{precision(m)} | "
+                    f"{m['tokens_per_second']:,.0f} | {m['training_seconds'] / 60:.1f} min |"
+                )
     return 0
 
 

@@ -28,9 +28,19 @@ ROOT = BENCH.parent
 
 def training_speed(precision: str, **shape) -> dict:
     flags = [f"--{name}={value}" for name, value in shape.items()]
-    out = subprocess.run([sys.executable, str(BENCH / "training_speed.py"), "--steps", "10",
-                          f"--precision={precision}", *flags], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "training_speed.py"),
+            "--steps",
+            "10",
+            f"--precision={precision}",
+            *flags,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -44,15 +54,31 @@ def sentiment_epoch_seconds(precision: str, fraction: float, folder: Path) -> tu
     texts, labels = corpora.load("rotten_tomatoes", "train")
     count = int(len(texts) * fraction)
     data = folder / f"reviews-{count}.tsv"
-    data.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in
-                                              zip(texts[:count], labels[:count])))
+    data.write_text(
+        "text\tlabel\n"
+        + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:count], labels[:count]))
+    )
     seconds = {}
     for epochs in (1, 3):
         run = folder / f"run-{count}-{epochs}"
-        subprocess.run([sys.executable, str(ROOT / "recipes/sentiment.py"), "train", "--data",
-                        str(data), "--epochs", str(epochs), f"--precision={precision}",
-                        "--run-dir", str(run), "--export-dir", str(folder / "exports")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "recipes/sentiment.py"),
+                "train",
+                "--data",
+                str(data),
+                "--epochs",
+                str(epochs),
+                f"--precision={precision}",
+                "--run-dir",
+                str(run),
+                "--export-dir",
+                str(folder / "exports"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         metrics = json.loads((run / "metrics.json").read_text())
         seconds[epochs] = metrics["training_seconds"]
     return metrics["train"]["examples"], (seconds[3] - seconds[1]) / 2
@@ -70,13 +96,19 @@ def main() -> None:
     print("\n| sequence length | seconds per step | tokens/s |\n|---|---|---|")
     for seq in (50, 100, 200):
         result = training_speed(args.precision, seq=seq)
-        print(f"| {seq} | {result['seconds_per_step']['median']:.3f} | "
-              f"{result['tokens_per_s']:,.0f} |", flush=True)
+        print(
+            f"| {seq} | {result['seconds_per_step']['median']:.3f} | "
+            f"{result['tokens_per_s']:,.0f} |",
+            flush=True,
+        )
     print("\n| batch | hidden units | peak memory | tokens/s |\n|---|---|---|---|")
     for batch, units in ((16, 512), (64, 512), (256, 512), (64, 128), (64, 256), (64, 1024)):
         result = training_speed(args.precision, batch=batch, units=units)
-        print(f"| {batch} | {units} | {result['peak_memory_mb']:,} MB | "
-              f"{result['tokens_per_s']:,.0f} |", flush=True)
+        print(
+            f"| {batch} | {units} | {result['peak_memory_mb']:,} MB | "
+            f"{result['tokens_per_s']:,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (SentencePiece ops)
-
 from timing import median, newest_version, report, seconds_per_call
 
 TEST = Path(__file__).resolve().parents[1] / "nlp_lstm/corpora/rotten_tomatoes/test.tsv.gz"
@@ -36,18 +35,32 @@ def main() -> None:
     latencies = []
     for text in texts[:200]:
         latencies += seconds_per_call(
-            lambda: classify(text=tf.constant([text]))["label"].numpy(), 1)
-    report("sentiment_speed", export=path, batch=1, calls=len(latencies),
-           p50_ms=round(1000 * float(np.percentile(latencies, 50)), 2),
-           p90_ms=round(1000 * float(np.percentile(latencies, 90)), 2),
-           sentences_per_second=round(1 / median(latencies), 1))
+            lambda: classify(text=tf.constant([text]))["label"].numpy(), 1
+        )
+    report(
+        "sentiment_speed",
+        export=path,
+        batch=1,
+        calls=len(latencies),
+        p50_ms=round(1000 * float(np.percentile(latencies, 50)), 2),
+        p90_ms=round(1000 * float(np.percentile(latencies, 90)), 2),
+        sentences_per_second=round(1 / median(latencies), 1),
+    )
 
-    batches = [tf.constant(texts[i:i + 64]) for i in range(0, len(texts), 64)]
-    seconds = median(seconds_per_call(
-        lambda: [classify(text=batch)["label"].numpy() for batch in batches], args.repeats))
-    report("sentiment_speed", export=path, batch=64, sentences=len(texts),
-           ms_per_batch=round(1000 * seconds / len(batches), 1),
-           sentences_per_second=round(len(texts) / seconds, 1))
+    batches = [tf.constant(texts[i : i + 64]) for i in range(0, len(texts), 64)]
+    seconds = median(
+        seconds_per_call(
+            lambda: [classify(text=batch)["label"].numpy() for batch in batches], args.repeats
+        )
+    )
+    report(
+        "sentiment_speed",
+        export=path,
+        batch=64,
+        sentences=len(texts),
+        ms_per_batch=round(1000 * seconds / len(batches), 1),
+        sentences_per_second=round(len(texts) / seconds, 1),
+    )
 
 
 if __name__ == "__main__":

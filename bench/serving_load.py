@@ -43,17 +43,43 @@ PROMPTS = ["ROMEO:\n", "KING HENRY:\nWhat", "First Citizen:\n", "JULIET:\nO"]
 def bodies(model: str, generation_chars: int) -> tuple[str, list[bytes]]:
     """(path suffix, request bodies to cycle through) for ``model``."""
     if model.startswith("generation"):
-        return ":predict", [json.dumps({"inputs": {
-            "prompt": [p], "max_new_chars": generation_chars, "temperature": 0.8, "top_k": 0,
-            "top_p": 0.95, "seed": 7}}).encode() for p in PROMPTS]
+        return ":predict", [
+            json.dumps(
+                {
+                    "inputs": {
+                        "prompt": [p],
+                        "max_new_chars": generation_chars,
+                        "temperature": 0.8,
+                        "top_k": 0,
+                        "top_p": 0.95,
+                        "seed": 7,
+                    }
+                }
+            ).encode()
+            for p in PROMPTS
+        ]
     return ":predict", [json.dumps({"instances": [s]}).encode() for s in SENTENCES]
 
 
-async def client(host: str, port: int, path: str, payloads: list[bytes], stop_at: float,
-                 latencies: list[float], errors: list[str], offset: int) -> None:
+async def client(
+    host: str,
+    port: int,
+    path: str,
+    payloads: list[bytes],
+    stop_at: float,
+    latencies: list[float],
+    errors: list[str],
+    offset: int,
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
-    heads = [(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-              f"Content-Length: {len(p)}\r\n\r\n").encode() + p for p in payloads]
+    heads = [
+        (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(p)}\r\n\r\n"
+        ).encode()
+        + p
+        for p in payloads
+    ]
     index = offset
     try:
         while time.perf_counter() < stop_at:
@@ -77,13 +103,18 @@ async def client(host: str, port: int, path: str, payloads: list[bytes], stop_at
         writer.close()
 
 
-async def drive(host: str, port: int, path: str, payloads: list[bytes], concurrency: int,
-                seconds: float) -> tuple[list[float], list[str], float]:
+async def drive(
+    host: str, port: int, path: str, payloads: list[bytes], concurrency: int, seconds: float
+) -> tuple[list[float], list[str], float]:
     latencies: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
-    await asyncio.gather(*[client(host, port, path, payloads, start + seconds, latencies,
-                                  errors, i) for i in range(concurrency)])
+    await asyncio.gather(
+        *[
+            client(host, port, path, payloads, start + seconds, latencies, errors, i)
+            for i in range(concurrency)
+        ]
+    )
     return latencies, errors, time.perf_counter() - start
 
 
@@ -100,13 +131,27 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_server(args) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "nlp_lstm.rest", "--model-dir", args.model_dir,
-               "--port", "0", "--max-batch-size", str(args.max_batch_size),
-               "--batch-timeout-ms", str(args.batch_timeout_ms), "--poll-seconds", "0",
-               "--max-queued-rows", "100000"]
+    command = [
+        sys.executable,
+        "-m",
+        "nlp_lstm.rest",
+        "--model-dir",
+        args.model_dir,
+        "--port",
+        "0",
+        "--max-batch-size",
+        str(args.max_batch_size),
+        "--batch-timeout-ms",
+        str(args.batch_timeout_ms),
+        "--poll-seconds",
+        "0",
+        "--max-queued-rows",
+        "100000",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     url = None
     for line in process.stdout:
         if line.startswith("serving ") and " on http://" in line:
@@ -126,14 +171,16 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per model")
     parser.add_argument("--warm-up", type=float, default=3.0, help="seconds before measuring")
-    parser.add_argument("--generation-chars", type=int, default=50,
-                        help="max_new_chars of each generation request")
+    parser.add_argument(
+        "--generation-chars", type=int, default=50, help="max_new_chars of each generation request"
+    )
     parser.add_argument("--max-batch-size", type=int, default=64)
     parser.add_argument("--batch-timeout-ms", type=float, default=5.0)
     parser.add_argument("--url", help="measure a running server instead (no memory figures)")
     args = parser.parse_args(argv)
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -152,16 +199,21 @@ def main(argv=None) -> int:
             asyncio.run(drive(host, port, path, payloads, args.concurrency, args.warm_up))
             before = rss_mb(process.pid) if process else None
             latencies, errors, elapsed = asyncio.run(
-                drive(host, port, path, payloads, args.concurrency, args.duration))
+                drive(host, port, path, payloads, args.concurrency, args.duration)
+            )
             after = rss_mb(process.pid) if process else None
             record = {
-                "model": model, "concurrency": args.concurrency,
-                "max_batch_size": args.max_batch_size, "batch_timeout_ms": args.batch_timeout_ms,
-                "seconds": round(elapsed, 1), "requests": len(latencies),
+                "model": model,
+                "concurrency": args.concurrency,
+                "max_batch_size": args.max_batch_size,
+                "batch_timeout_ms": args.batch_timeout_ms,
+                "seconds": round(elapsed, 1),
+                "requests": len(latencies),
                 "rows_per_s": round(len(latencies) / elapsed, 1),
                 "p50_ms": round(1000 * percentile(latencies, 0.50), 1),
                 "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
-                "errors": len(errors), "first_error": errors[0] if errors else None,
+                "errors": len(errors),
+                "first_error": errors[0] if errors else None,
                 "rss_mb_before": round(before, 1) if before else None,
                 "rss_mb_after": round(after, 1) if after else None,
                 "cpus": os.cpu_count(),

@@ -3,7 +3,7 @@
 import json
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 

@@ -31,6 +31,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from timing import report
 
 from nlp_lstm.layers.cells import CELLS
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
@@ -38,21 +39,28 @@ from nlp_lstm.models.char_language_model import build_char_language_model
 from nlp_lstm.models.sentiment import build_sentiment_classifier
 from nlp_lstm.models.translator import Translator
 from nlp_lstm.precision import PRECISIONS, set_precision
-from timing import report
 
 
 def build(args) -> tuple[keras.Model, keras.losses.Loss]:
     if args.model == "lm":
-        model = build_char_language_model(args.vocab, args.embed, args.units, args.layers,
-                                          dropout=0.0, cell=args.cell)
+        model = build_char_language_model(
+            args.vocab, args.embed, args.units, args.layers, dropout=0.0, cell=args.cell
+        )
         return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if args.model == "sentiment":
-        model = build_sentiment_classifier(args.vocab, 2, args.embed, args.units, args.layers,
-                                           cell=args.cell)
+        model = build_sentiment_classifier(
+            args.vocab, 2, args.embed, args.units, args.layers, cell=args.cell
+        )
         return model, keras.losses.SparseCategoricalCrossentropy()
-    model = Translator(args.vocab, args.embed, args.units, args.layers,
-                       args.decoder_units or 2 * args.units, cell=args.cell,
-                       tied_embeddings=args.tied_embeddings)
+    model = Translator(
+        args.vocab,
+        args.embed,
+        args.units,
+        args.layers,
+        args.decoder_units or 2 * args.units,
+        cell=args.cell,
+        tied_embeddings=args.tied_embeddings,
+    )
     return model, MaskedSequenceCrossEntropy(0.1)
 
 
@@ -77,11 +85,15 @@ def main() -> None:
     parser.add_argument("--embed", type=int, default=64)
     parser.add_argument("--units", type=int, default=512)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--decoder-units", type=int,
-                        help="translation: the decoder's width (default 2 x --units)")
-    parser.add_argument("--tied-embeddings", action="store_true",
-                        help="translation: score with the embedding matrix (needs "
-                             "--decoder-units equal to --embed)")
+    parser.add_argument(
+        "--decoder-units", type=int, help="translation: the decoder's width (default 2 x --units)"
+    )
+    parser.add_argument(
+        "--tied-embeddings",
+        action="store_true",
+        help="translation: score with the embedding matrix (needs "
+        "--decoder-units equal to --embed)",
+    )
     parser.add_argument("--seq", type=int, default=100)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="timed steps")
@@ -94,20 +106,44 @@ def main() -> None:
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
     ends = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
-    model.fit(batches(args, 8), steps_per_epoch=args.warmup + args.steps, epochs=1, verbose=0,
-              callbacks=[record])
-    step_seconds = np.diff(ends[args.warmup - 1:])
+        on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter())
+    )
+    model.fit(
+        batches(args, 8),
+        steps_per_epoch=args.warmup + args.steps,
+        epochs=1,
+        verbose=0,
+        callbacks=[record],
+    )
+    step_seconds = np.diff(ends[args.warmup - 1 :])
     tokens = args.batch * args.seq * (2 if args.model == "translation" else 1)
-    report("training_speed", model=args.model, cell=args.cell, policy=policy,
-           tokens_per_s=round(tokens / statistics.median(step_seconds), 1),
-           seconds_per_step={"median": round(statistics.median(step_seconds), 4),
-                             "min": round(min(step_seconds), 4),
-                             "max": round(max(step_seconds), 4)},
-           steps=len(step_seconds),
-           peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-           shape={k: getattr(args, k) for k in ("vocab", "embed", "units", "layers", "seq",
-                                                "batch", "decoder_units", "tied_embeddings")})
+    report(
+        "training_speed",
+        model=args.model,
+        cell=args.cell,
+        policy=policy,
+        tokens_per_s=round(tokens / statistics.median(step_seconds), 1),
+        seconds_per_step={
+            "median": round(statistics.median(step_seconds), 4),
+            "min": round(min(step_seconds), 4),
+            "max": round(max(step_seconds), 4),
+        },
+        steps=len(step_seconds),
+        peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        shape={
+            k: getattr(args, k)
+            for k in (
+                "vocab",
+                "embed",
+                "units",
+                "layers",
+                "seq",
+                "batch",
+                "decoder_units",
+                "tied_embeddings",
+            )
+        },
+    )
 
 
 if __name__ == "__main__":

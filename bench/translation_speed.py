@@ -15,7 +15,6 @@ from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (SentencePiece ops, as any consumer would load)
-
 from timing import median, newest_version, report, seconds_per_call
 
 TEST_PAIRS = Path(__file__).resolve().parents[1] / "nlp_lstm/corpora/ding_en_de/test.tsv.gz"
@@ -35,18 +34,29 @@ def main() -> None:
     for batch in (1, 64):
         for search, beam in (("greedy", 1), ("beam", args.beam_size)):
             count = min(len(sources), 32 if batch == 1 else len(sources))
-            batches = [sources[i:i + batch] for i in range(0, count, batch)]
+            batches = [sources[i : i + batch] for i in range(0, count, batch)]
 
             def run():
                 for chunk in batches:
-                    translate(source=tf.constant(chunk), beam_size=tf.constant(beam),
-                              max_length=tf.constant(0))["translation"].numpy()
+                    translate(
+                        source=tf.constant(chunk),
+                        beam_size=tf.constant(beam),
+                        max_length=tf.constant(0),
+                    )["translation"].numpy()
 
             seconds = median(seconds_per_call(run, args.repeats))
-            report("translation_speed", export=path, batch=batch, search=search, beam_size=beam,
-                   sentences=count, seconds_median=round(seconds, 3),
-                   sentences_per_second=round(count / seconds, 1),
-                   ms_per_batch=round(1000 * seconds / len(batches), 1))
+            report(
+                "translation_speed",
+                export=path,
+                batch=batch,
+                search=search,
+                beam_size=beam,
+                sentences=count,
+                seconds_median=round(seconds, 3),
+                sentences_per_second=round(count / seconds, 1),
+                ms_per_batch=round(1000 * seconds / len(batches), 1),
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -42,11 +42,12 @@ class AdversarialEmbeddingTraining(keras.Model):
             ``epsilon <= 0``.
     """
 
-    def __init__(self, model: keras.Model, embedding: TokenEmbedding, epsilon: float,
-                 **kwargs):
+    def __init__(self, model: keras.Model, embedding: TokenEmbedding, epsilon: float, **kwargs):
         super().__init__(name=f"{model.name}_adversarial", **kwargs)
-        if not (isinstance(embedding, TokenEmbedding)
-                and any(layer is embedding for layer in model.layers)):
+        if not (
+            isinstance(embedding, TokenEmbedding)
+            and any(layer is embedding for layer in model.layers)
+        ):
             raise ValueError(f"{embedding.name} is not a TokenEmbedding of {model.name}")
         if epsilon <= 0:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
@@ -59,14 +60,16 @@ class AdversarialEmbeddingTraining(keras.Model):
     def perturbation(self, gradient) -> tf.Tensor:
         """``epsilon`` times each example's vector gradient scaled to unit L2 norm."""
         gradient = tf.cast(gradient, "float32")
-        return self.epsilon * tf.math.l2_normalize(gradient,
-                                                   axis=list(range(1, gradient.shape.rank)))
+        return self.epsilon * tf.math.l2_normalize(
+            gradient, axis=list(range(1, gradient.shape.rank))
+        )
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         variables = self.trainable_variables
-        origin = tf.zeros(tf.concat([tf.shape(x), [self.embedding.output_dim]], 0),
-                          self.embedding.compute_dtype)  # a zero shift, to differentiate at
+        origin = tf.zeros(
+            tf.concat([tf.shape(x), [self.embedding.output_dim]], 0), self.embedding.compute_dtype
+        )  # a zero shift, to differentiate at
         with tf.GradientTape() as tape, self.embedding.shifted(origin):
             tape.watch(origin)
             y_pred = self(x, training=True)
@@ -78,7 +81,8 @@ class AdversarialEmbeddingTraining(keras.Model):
         adversarial = tape.gradient(self.optimizer.scale_loss(adversarial_loss), variables)
         self.optimizer.apply_gradients(
             (tf.convert_to_tensor(a) + tf.convert_to_tensor(b), v)
-            for a, b, v in zip(gradients, adversarial, variables))
+            for a, b, v in zip(gradients, adversarial, variables)
+        )
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the loss is 1/replicas
         for metric in self.metrics:
             if metric.name == "loss":

@@ -24,16 +24,33 @@ SENTENCES = [
 ]
 PROMPTS = ["ROMEO:\n", "KING HENRY:\nWhat"]
 # Everyday sentences that occur nowhere in the corpus (a test pins that).
-ENGLISH = ["I would like a cup of coffee, please.", "My sister lives in a small town near the sea.",
-           "We are going to the beach tomorrow.", "The children are playing in the garden.",
-           "The weather is nice today.", "He works in a big company."]
+ENGLISH = [
+    "I would like a cup of coffee, please.",
+    "My sister lives in a small town near the sea.",
+    "We are going to the beach tomorrow.",
+    "The children are playing in the garden.",
+    "The weather is nice today.",
+    "He works in a big company.",
+]
 TEST_SENTENCES = 5
 
 
 def demo_sentiment() -> None:
     print("\n== Sentiment: quick preset on Rotten Tomatoes")
-    if sentiment.main(["train", "--preset", "quick", "--run-dir", "runs/demo-sentiment",
-                       "--export-dir", "saved_models/sentiment"]) != 0:
+    if (
+        sentiment.main(
+            [
+                "train",
+                "--preset",
+                "quick",
+                "--run-dir",
+                "runs/demo-sentiment",
+                "--export-dir",
+                "saved_models/sentiment",
+            ]
+        )
+        != 0
+    ):
         raise SystemExit(1)
     model = serving.load("saved_models/sentiment", "sentiment")
     outputs = serving.run_batched(model.signature, {"text": SENTENCES}, batch_size=64)
@@ -44,13 +61,30 @@ def demo_sentiment() -> None:
 
 def demo_generation() -> None:
     print("\n== Character-level generation: quick preset on Shakespeare")
-    if generation.main(["train", "--preset", "quick", "--run-dir", "runs/demo-generation",
-                        "--export-dir", "saved_models/generation"]) != 0:
+    if (
+        generation.main(
+            [
+                "train",
+                "--preset",
+                "quick",
+                "--run-dir",
+                "runs/demo-generation",
+                "--export-dir",
+                "saved_models/generation",
+            ]
+        )
+        != 0
+    ):
         raise SystemExit(1)
     model = serving.load("saved_models/generation", "generation")
-    out = model.signature(prompt=tf.constant(PROMPTS), max_new_chars=tf.constant(250),
-                          temperature=tf.constant(0.7), top_k=tf.constant(0),
-                          top_p=tf.constant(0.95), seed=tf.constant(7, tf.int64))
+    out = model.signature(
+        prompt=tf.constant(PROMPTS),
+        max_new_chars=tf.constant(250),
+        temperature=tf.constant(0.7),
+        top_k=tf.constant(0),
+        top_p=tf.constant(0.95),
+        seed=tf.constant(7, tf.int64),
+    )
     print(f"\n== Samples read back from {model.path} (temperature 0.7, top-p 0.95, seed 7)")
     for text in out["text"].numpy():
         print(text.decode("utf-8", "replace") + "\n" + "-" * 40)
@@ -58,8 +92,20 @@ def demo_generation() -> None:
 
 def demo_translation() -> None:
     print("\n== Translation: quick preset on Tatoeba English-Spanish")
-    if translation.main(["train", "--preset", "quick", "--run-dir", "runs/demo-translation",
-                         "--export-dir", "saved_models/translation"]) != 0:
+    if (
+        translation.main(
+            [
+                "train",
+                "--preset",
+                "quick",
+                "--run-dir",
+                "runs/demo-translation",
+                "--export-dir",
+                "saved_models/translation",
+            ]
+        )
+        != 0
+    ):
         raise SystemExit(1)
     model = serving.load("saved_models/translation", "translation")
     out = model.signature(source=tf.constant(ENGLISH))
@@ -67,14 +113,15 @@ def demo_translation() -> None:
     for source, target in zip(ENGLISH, out["translation"].numpy()):
         print(f"  {source}\n    -> {target.decode()}")
     english, spanish = corpora.load(translation.DEFAULT_CORPUS, "test")
-    sources, references = translation.references_by_source(
-        ParallelExamples(english, spanish))
+    sources, references = translation.references_by_source(ParallelExamples(english, spanish))
     picked = random.Random(7).sample(range(len(sources)), TEST_SENTENCES)
     out = model.signature(source=tf.constant([sources[i] for i in picked]))
     print("\n== Test sentences, never seen in training, beside their references")
     for i, target in zip(picked, out["translation"].numpy()):
-        print(f"  {sources[i]}\n    -> {target.decode()}\n       reference: "
-              + " | ".join(references[i]))
+        print(
+            f"  {sources[i]}\n    -> {target.decode()}\n       reference: "
+            + " | ".join(references[i])
+        )
 
 
 def main() -> int:

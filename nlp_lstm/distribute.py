@@ -25,8 +25,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import tensorflow as tf
 
@@ -54,7 +54,8 @@ def cluster_spec() -> dict:
         raise NlpLstmError(
             f"TF_CONFIG is malformed ({type(error).__name__}: {error}); expected "
             '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", '
-            '"index": 0}}') from None
+            '"index": 0}}'
+        ) from None
     return spec
 
 
@@ -80,8 +81,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if not cluster_spec():
-        raise NlpLstmError("--strategy multi-worker needs TF_CONFIG describing the cluster "
-                           "and this worker (see the README's distributed training section)")
+        raise NlpLstmError(
+            "--strategy multi-worker needs TF_CONFIG describing the cluster "
+            "and this worker (see the README's distributed training section)"
+        )
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
@@ -121,14 +124,20 @@ def per_replica_batch_size(strategy: tf.distribute.Strategy, global_batch_size: 
     """
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
-        raise NlpLstmError(f"batch_size {global_batch_size} does not split evenly over "
-                           f"{replicas} replicas; choose a multiple of {replicas}")
+        raise NlpLstmError(
+            f"batch_size {global_batch_size} does not split evenly over "
+            f"{replicas} replicas; choose a multiple of {replicas}"
+        )
     return global_batch_size // replicas
 
 
-def sharded_stream(make_batches: Callable[[int], tf.data.Dataset], per_replica_batch: int,
-                   skip_steps: int, replicas: int,
-                   context: tf.distribute.InputContext) -> tf.data.Dataset:
+def sharded_stream(
+    make_batches: Callable[[int], tf.data.Dataset],
+    per_replica_batch: int,
+    skip_steps: int,
+    replicas: int,
+    context: tf.distribute.InputContext,
+) -> tf.data.Dataset:
     """One input pipeline's share of the endless training stream.
 
     The stream is ``make_batches(per_replica_batch)`` repeated (a seeded shuffle
@@ -151,9 +160,12 @@ def sharded_stream(make_batches: Callable[[int], tf.data.Dataset], per_replica_b
     return stream.prefetch(tf.data.AUTOTUNE)
 
 
-def training_input(strategy: tf.distribute.Strategy,
-                   make_batches: Callable[[int], tf.data.Dataset], global_batch_size: int,
-                   skip_steps: int = 0):
+def training_input(
+    strategy: tf.distribute.Strategy,
+    make_batches: Callable[[int], tf.data.Dataset],
+    global_batch_size: int,
+    skip_steps: int = 0,
+):
     """The endless training input for ``model.fit`` under ``strategy``.
 
     With one replica this is a plain ``tf.data.Dataset``; with several, a distributed
@@ -162,10 +174,12 @@ def training_input(strategy: tf.distribute.Strategy,
     per_replica = per_replica_batch_size(strategy, global_batch_size)
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
-        return sharded_stream(make_batches, per_replica, skip_steps, 1,
-                              tf.distribute.InputContext())
+        return sharded_stream(
+            make_batches, per_replica, skip_steps, 1, tf.distribute.InputContext()
+        )
     return strategy.distribute_datasets_from_function(
-        lambda context: sharded_stream(make_batches, per_replica, skip_steps, replicas, context))
+        lambda context: sharded_stream(make_batches, per_replica, skip_steps, replicas, context)
+    )
 
 
 def build_before_fit(model, strategy: tf.distribute.Strategy, batch) -> None:
@@ -203,8 +217,13 @@ def _reduce_step_logs_over_workers() -> None:
     def reduce_per_replica(values, strategy, reduction):
         if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
             return tf.nest.map_structure(
-                lambda v: strategy.reduce("MEAN", v, axis=None)
-                if isinstance(v, tf.distribute.DistributedValues) else v, values)
+                lambda v: (
+                    strategy.reduce("MEAN", v, axis=None)
+                    if isinstance(v, tf.distribute.DistributedValues)
+                    else v
+                ),
+                values,
+            )
         return original(values, strategy, reduction)
 
     reduce_per_replica.keras_original = original

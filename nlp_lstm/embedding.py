@@ -37,13 +37,24 @@ class TokenEmbedding(keras.layers.Layer):
         trainable: ``False`` freezes the vectors (e.g. pretrained ones).
     """
 
-    def __init__(self, vocabulary_size: int, output_dim: int, dropout: float = 0.0,
-                 word_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        output_dim: int,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.output_dim, self.dropout_rate = vocabulary_size, output_dim, dropout
+        self.vocabulary_size, self.output_dim, self.dropout_rate = (
+            vocabulary_size,
+            output_dim,
+            dropout,
+        )
         self.word_dropout_rate = word_dropout
-        self.embedding = keras.layers.Embedding(vocabulary_size, output_dim, mask_zero=True,
-                                                name="embeddings")
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, output_dim, mask_zero=True, name="embeddings"
+        )
         self.word_dropout = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1))
         self.dropout = keras.layers.Dropout(dropout)
         self.embedding.trainable = self.trainable  # the constructor flag reaches the sublayer
@@ -96,16 +107,22 @@ class TokenEmbedding(keras.layers.Layer):
         """
         matrix = np.asarray(matrix, dtype="float32")
         if matrix.shape != (self.vocabulary_size, self.output_dim):
-            raise NlpLstmError(f"embedding matrix has shape {matrix.shape}, expected "
-                               f"({self.vocabulary_size}, {self.output_dim})")
+            raise NlpLstmError(
+                f"embedding matrix has shape {matrix.shape}, expected "
+                f"({self.vocabulary_size}, {self.output_dim})"
+            )
         if not self.built:
             self.build((None, None))
         self.table.assign(matrix)
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocabulary_size=self.vocabulary_size, output_dim=self.output_dim,
-                      dropout=self.dropout_rate, word_dropout=self.word_dropout_rate)
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            output_dim=self.output_dim,
+            dropout=self.dropout_rate,
+            word_dropout=self.word_dropout_rate,
+        )
         return config
 
 
@@ -130,15 +147,20 @@ def read_word2vec_text(path: str | Path, limit: int | None = None) -> tuple[list
         with opener(path, "rt", encoding="utf-8") as f:
             header = f.readline().split()
             if len(header) != 2 or not all(h.isdigit() for h in header):
-                raise NlpLstmError("word2vec text format starts with 'count dim'", path=path, line=1)
+                raise NlpLstmError(
+                    "word2vec text format starts with 'count dim'", path=path, line=1
+                )
             dim = int(header[1])
             for number, line in enumerate(f, 2):
                 if limit is not None and len(words) >= limit:
                     break
                 fields = line.rstrip("\n").rstrip(" ").split(" ")
                 if len(fields) != dim + 1:
-                    raise NlpLstmError(f"expected a word and {dim} numbers, found "
-                                       f"{len(fields) - 1} numbers", path=path, line=number)
+                    raise NlpLstmError(
+                        f"expected a word and {dim} numbers, found {len(fields) - 1} numbers",
+                        path=path,
+                        line=number,
+                    )
                 try:
                     rows.append([float(v) for v in fields[1:]])
                 except ValueError:
@@ -159,8 +181,9 @@ def _random_rows(count: int, dim: int, scale: float, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, scale, (count, dim)).astype("float32")
 
 
-def pretrained_matrix(pieces: list[str], words: list[str], vectors: np.ndarray,
-                      seed: int = 0) -> tuple[np.ndarray, int]:
+def pretrained_matrix(
+    pieces: list[str], words: list[str], vectors: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, int]:
     """Matches tokenizer pieces to pretrained word vectors.
 
     A piece matches a word exactly, without SentencePiece's word-start mark "▁", or
@@ -186,8 +209,9 @@ def pretrained_matrix(pieces: list[str], words: list[str], vectors: np.ndarray,
     return matrix, found
 
 
-def initialize_from_vectors(embedding: TokenEmbedding, pieces: list[str], path: str | Path,
-                            seed: int = 0) -> int:
+def initialize_from_vectors(
+    embedding: TokenEmbedding, pieces: list[str], path: str | Path, seed: int = 0
+) -> int:
     """Starts ``embedding`` from the word2vec text vectors in ``path`` (``pretrained_matrix``).
 
     Returns:
@@ -198,16 +222,19 @@ def initialize_from_vectors(embedding: TokenEmbedding, pieces: list[str], path: 
     """
     words, vectors = read_word2vec_text(path)
     if vectors.shape[1] != embedding.output_dim:
-        raise NlpLstmError(f"the vectors have {vectors.shape[1]} dimensions but the embedding "
-                           f"has {embedding.output_dim}; set embedding_dim={vectors.shape[1]}",
-                           path=path)
+        raise NlpLstmError(
+            f"the vectors have {vectors.shape[1]} dimensions but the embedding "
+            f"has {embedding.output_dim}; set embedding_dim={vectors.shape[1]}",
+            path=path,
+        )
     matrix, found = pretrained_matrix(pieces, words, vectors, seed)
     embedding.set_matrix(matrix)
     return found
 
 
-def warm_start_matrix(old_pieces: list[str], old_matrix: np.ndarray, new_pieces: list[str],
-                      seed: int = 0) -> tuple[np.ndarray, int]:
+def warm_start_matrix(
+    old_pieces: list[str], old_matrix: np.ndarray, new_pieces: list[str], seed: int = 0
+) -> tuple[np.ndarray, int]:
     """Carries trained rows over to a new vocabulary (e.g. a fine-tuning corpus's).
 
     Rows of pieces present in both vocabularies are copied; new pieces get random

@@ -14,8 +14,8 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nlp_lstm.errors import NlpLstmError
 
@@ -65,16 +65,23 @@ def library_versions() -> dict[str, str]:
 
     import nlp_lstm
 
-    return {"nlp_lstm": nlp_lstm.__version__, "tensorflow": tf.__version__,
-            "tensorflow_text": tensorflow_text.__version__, "keras": keras.__version__,
-            "python": platform.python_version()}
+    return {
+        "nlp_lstm": nlp_lstm.__version__,
+        "tensorflow": tf.__version__,
+        "tensorflow_text": tensorflow_text.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def write_metadata(directory: Path, task: str, **fields) -> dict:
     """Writes the export's JSON metadata (task, creation time, library versions, fields)."""
-    metadata = {"task": task,
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "libraries": library_versions(), **fields}
+    metadata = {
+        "task": task,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+        **fields,
+    }
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
     return metadata
 
@@ -95,8 +102,9 @@ def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]
     if not (path / "saved_model.pb").exists():
         found = [v for v in versions(path) if (path / str(v) / "saved_model.pb").exists()]
         if not found:
-            raise NlpLstmError("not a SavedModel version directory, and holds no numbered "
-                               "versions", path=path)
+            raise NlpLstmError(
+                "not a SavedModel version directory, and holds no numbered versions", path=path
+            )
         path = path / str(found[-1])
     try:
         metadata = json.loads((path / METADATA_FILE).read_text())
@@ -107,8 +115,9 @@ def resolve(model_dir: str | Path, task: str | None = None) -> tuple[Path, dict]
     if not isinstance(metadata, dict):
         raise NlpLstmError(f"corrupt {METADATA_FILE}: not a JSON object", path=path)
     if task is not None and metadata.get("task") != task:
-        raise NlpLstmError(f"this export is a {metadata.get('task')!r} model, not {task!r}",
-                           path=path)
+        raise NlpLstmError(
+            f"this export is a {metadata.get('task')!r} model, not {task!r}", path=path
+        )
     return path, metadata
 
 
@@ -118,8 +127,9 @@ def add_keras_model(directory: Path, keras_file: Path) -> None:
     shutil.copy(keras_file, directory / KERAS_DIR / KERAS_FILE)
 
 
-def load_trainable(model_dir: str | Path, task: str, assets: tuple[str, ...] = ()
-                   ) -> tuple[Path, dict, object, dict[str, bytes]]:
+def load_trainable(
+    model_dir: str | Path, task: str, assets: tuple[str, ...] = ()
+) -> tuple[Path, dict, object, dict[str, bytes]]:
     """What fine-tuning continues from: an export's Keras model (loaded in safe mode,
     computing in the global dtype policy, see ``nlp_lstm.precision``) and asset files.
 

@@ -24,18 +24,23 @@ def classification_report(true_ids, predicted_ids, labels: list[str]) -> dict:
     matrix = confusion_matrix(true_ids, predicted_ids, len(labels))
     true_positive = np.diag(matrix).astype(float)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
-    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
+    )
     recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive),
-                   where=denominator > 0)
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0
+    )
     present = (predicted + actual) > 0
     return {
         "examples": int(matrix.sum()),
         "accuracy": float(true_positive.sum() / max(matrix.sum(), 1)),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for label, p, r, f, s in zip(labels, precision, recall, f1, actual)},
+        "per_class": {
+            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, actual)
+        },
         "confusion_matrix": matrix.tolist(),
     }
 
@@ -63,15 +68,18 @@ def translation_scores(hypotheses: list[str], references: list[list[str]]) -> di
     bleu = sacrebleu.metrics.BLEU()
     chrf = sacrebleu.metrics.CHRF()
     plain = sacrebleu.metrics.BLEU()
-    return {"bleu": bleu.corpus_score(hypotheses, streams).score,
-            "chrf": chrf.corpus_score(hypotheses, streams).score,
-            "bleu_lowercase_nopunct": plain.corpus_score(
-                [plain_text(h) for h in hypotheses],
-                _reference_streams([[plain_text(r) for r in refs] for refs in references])).score,
-            "sentences": len(hypotheses),
-            "references": max(len(refs) for refs in references),
-            "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature())}
+    return {
+        "bleu": bleu.corpus_score(hypotheses, streams).score,
+        "chrf": chrf.corpus_score(hypotheses, streams).score,
+        "bleu_lowercase_nopunct": plain.corpus_score(
+            [plain_text(h) for h in hypotheses],
+            _reference_streams([[plain_text(r) for r in refs] for refs in references]),
+        ).score,
+        "sentences": len(hypotheses),
+        "references": max(len(refs) for refs in references),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+    }
 
 
 def plain_text(text: str) -> str:

@@ -18,8 +18,9 @@ LOSS = keras.losses.SparseCategoricalCrossentropy()
 def classifier(seed: int = 3) -> keras.Model:
     """A tiny BiLSTM classifier without dropout, so every pass is deterministic."""
     keras.utils.set_random_seed(seed)
-    model = build_sentiment_classifier(30, 2, embedding_dim=6, units=5, layers=1, dropout=0.0,
-                                       embedding_dropout=0.0)
+    model = build_sentiment_classifier(
+        30, 2, embedding_dim=6, units=5, layers=1, dropout=0.0, embedding_dropout=0.0
+    )
     model(np.ones((1, 4), "int32"))
     return model
 
@@ -42,7 +43,8 @@ def losses_with_shift(model: keras.Model, ids, labels, shift):
     sequences = model.get_layer("bilstm_1")(embedding_of(model)(ids) + shift, mask=mask)
     pooled = model.get_layer("pooling")(sequences, mask=mask)
     return keras.losses.sparse_categorical_crossentropy(
-        labels, model.get_layer("probabilities")(pooled))
+        labels, model.get_layer("probabilities")(pooled)
+    )
 
 
 def test_the_perturbation_has_norm_epsilon_per_example_and_raises_each_loss():
@@ -55,7 +57,8 @@ def test_the_perturbation_has_norm_epsilon_per_example_and_raises_each_loss():
         losses = losses_with_shift(model, ids, labels, zero)
         loss = tf.reduce_mean(losses)
     np.testing.assert_allclose(
-        losses, keras.losses.sparse_categorical_crossentropy(labels, model(ids)), rtol=1e-5)
+        losses, keras.losses.sparse_categorical_crossentropy(labels, model(ids)), rtol=1e-5
+    )
     shift = trainer.perturbation(tape.gradient(loss, zero))
     np.testing.assert_allclose(tf.norm(shift, axis=[1, 2]), 0.5, rtol=1e-5)
     assert np.abs(shift.numpy()[:3, 5:]).max() == 0  # padding is not perturbed
@@ -129,8 +132,9 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["lo
 
 def test_it_trains_under_a_mirrored_strategy():
     """Two logical CPUs stand in for two GPUs; each replica perturbs with its own gradient."""
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2

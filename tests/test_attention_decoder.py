@@ -19,12 +19,12 @@ def textbook_decoding(decoder, target, memory, memory_mask):
     """The docstring's equations with the decoder's own weights: each cell called on
     ``[y_t; a_{t-1}]``, the context projected by the ``attentional`` layer."""
     state = decoder.initial_state(memory, memory_mask)
-    keys = decoder.memory_keys(memory) / (decoder.units ** 0.5 if decoder.scaled_scores else 1)
+    keys = decoder.memory_keys(memory) / (decoder.units**0.5 if decoder.scaled_scores else 1)
     count, outputs, weights_over_time = decoder.states_per_cell, [], []
     for t in range(target.shape[1]):
         x, new_state = ops.concatenate([target[:, t], state[-1]], axis=-1), []
         for index, cell in enumerate(decoder.cells):
-            x, states = cell(x, state[count * index: count * (index + 1)])
+            x, states = cell(x, state[count * index : count * (index + 1)])
             new_state += list(states)
         scores = ops.where(memory_mask, ops.einsum("bsu,bu->bs", keys, x), -1e9)
         weights = ops.softmax(scores, axis=-1)
@@ -46,16 +46,24 @@ def outputs_and_gradients(decoder, decode):
     return [np.asarray(outputs)] + [np.asarray(g) for g in gradients]
 
 
-@pytest.mark.parametrize("cell, layers, scaled", [
-    ("lstm", 1, True), ("lstm", 1, False), ("lstm", 2, True), ("gru", 2, True),
-    ("peephole", 1, True)])
+@pytest.mark.parametrize(
+    "cell, layers, scaled",
+    [
+        ("lstm", 1, True),
+        ("lstm", 1, False),
+        ("lstm", 2, True),
+        ("gru", 2, True),
+        ("peephole", 1, True),
+    ],
+)
 def test_decoder_follows_luong_equations(cell, layers, scaled):
     decoder = AttentionDecoder(6, layers=layers, cell=cell, scaled_scores=scaled)
     decoder.build(TARGET.shape, MEMORY.shape)
     decoder.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in decoder.get_weights()])
 
     expected = outputs_and_gradients(
-        decoder, lambda y, m: textbook_decoding(decoder, y, m, MEMORY_MASK)[0])
+        decoder, lambda y, m: textbook_decoding(decoder, y, m, MEMORY_MASK)[0]
+    )
     actual = outputs_and_gradients(decoder, lambda y, m: decoder(y, m, MEMORY_MASK))
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, atol=1e-5, rtol=1e-4)

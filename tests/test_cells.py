@@ -22,8 +22,23 @@ def run_recipe(main, data, root, cell, options):
     """train and export; returns the export folder. (Fine-tuning reloads the export's
     Keras model and config, which ``assert_cell_used`` and the metadata check cover.)"""
     exports = root / "exports"
-    assert main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                 "--export-dir", str(exports), "--cell", cell, *options]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--run-dir",
+                str(root / "run"),
+                "--export-dir",
+                str(exports),
+                "--cell",
+                cell,
+                *options,
+            ]
+        )
+        == 0
+    )
     metadata = json.loads((exports / "1" / "nlp_lstm.json").read_text())
     assert metadata["config"]["cell"] == cell
     return exports
@@ -33,8 +48,10 @@ def assert_cell_used(root, cell):
     """The exported Keras model holds the variant's layers (or cells) and no plain LSTM."""
     model = keras.saving.load_model(root / "exports" / "1" / "keras" / "model.keras")
     kinds = {type(layer) for layer in model._flatten_layers(include_self=False)}
-    expected = {"gru": {keras.layers.GRU, keras.layers.GRUCell},
-                "peephole": {PeepholeLSTM, PeepholeLSTMCell}}[cell]
+    expected = {
+        "gru": {keras.layers.GRU, keras.layers.GRUCell},
+        "peephole": {PeepholeLSTM, PeepholeLSTMCell},
+    }[cell]
     assert kinds & expected
     assert not kinds & {keras.layers.LSTM, keras.layers.LSTMCell}
 
@@ -43,11 +60,27 @@ def assert_cell_used(root, cell):
 def test_sentiment(cell, tmp_path):
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = tmp_path / "reviews.tsv"
-    data.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in
-                                              zip(texts[:400], labels[:400])))
-    exports = run_recipe(sentiment.main, data, tmp_path, cell,
-                         ["--vocabulary-size", "300", "--embedding-dim", "8", "--lstm-units", "8",
-                          "--epochs", "1", "--batch-size", "32"])
+    data.write_text(
+        "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:400], labels[:400]))
+    )
+    exports = run_recipe(
+        sentiment.main,
+        data,
+        tmp_path,
+        cell,
+        [
+            "--vocabulary-size",
+            "300",
+            "--embedding-dim",
+            "8",
+            "--lstm-units",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+        ],
+    )
     out = serving.load(exports, "sentiment").signature(text=tf.constant(["Fine.", ""]))
     assert out["probabilities"].shape == (2, 2)
     assert_cell_used(tmp_path, cell)
@@ -57,14 +90,36 @@ def test_sentiment(cell, tmp_path):
 def test_generation(cell, tmp_path):
     data = tmp_path / "plays.txt"
     data.write_text(corpora.load("shakespeare", "train")[:60_000])
-    exports = run_recipe(generation.main, data, tmp_path, cell,
-                         ["--embedding-dim", "8", "--lstm-units", "16", "--lstm-layers", "2",
-                          "--sequence-length", "32", "--batch-size", "16", "--epochs", "1",
-                          "--steps-per-epoch", "10"])
+    exports = run_recipe(
+        generation.main,
+        data,
+        tmp_path,
+        cell,
+        [
+            "--embedding-dim",
+            "8",
+            "--lstm-units",
+            "16",
+            "--lstm-layers",
+            "2",
+            "--sequence-length",
+            "32",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "10",
+        ],
+    )
     out = serving.load(exports, "generation").signature(
-        prompt=tf.constant(["ROMEO:", ""]), max_new_chars=tf.constant(20),
-        temperature=tf.constant(0.8), top_k=tf.constant(0), top_p=tf.constant(1.0),
-        seed=tf.constant(1, tf.int64))
+        prompt=tf.constant(["ROMEO:", ""]),
+        max_new_chars=tf.constant(20),
+        temperature=tf.constant(0.8),
+        top_k=tf.constant(0),
+        top_p=tf.constant(1.0),
+        seed=tf.constant(1, tf.int64),
+    )
     texts = [t.decode("utf-8") for t in out["text"].numpy()]
     assert texts[0].startswith("ROMEO:") and len(texts[0]) > len("ROMEO:")
     assert_cell_used(tmp_path, cell)
@@ -74,15 +129,40 @@ def test_generation(cell, tmp_path):
 def test_translation(cell, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
     data = tmp_path / "pairs.tsv"
-    data.write_text("en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300])))
-    exports = run_recipe(translation.main, data, tmp_path, cell,
-                         ["--vocabulary-size", "300", "--embedding-dim", "8", "--encoder-units", "8",
-                          "--decoder-units", "16", "--decoder-layers", "2", "--epochs", "1",
-                          "--batch-size", "32", "--beam-size", "2"])
+    data.write_text(
+        "en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300]))
+    )
+    exports = run_recipe(
+        translation.main,
+        data,
+        tmp_path,
+        cell,
+        [
+            "--vocabulary-size",
+            "300",
+            "--embedding-dim",
+            "8",
+            "--encoder-units",
+            "8",
+            "--decoder-units",
+            "16",
+            "--decoder-layers",
+            "2",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--beam-size",
+            "2",
+        ],
+    )
     translate = serving.load(exports, "translation").module.signatures["translate"]
     for beam in (1, 2):
-        out = translate(source=tf.constant(["Where is it?", ""]), beam_size=tf.constant(beam),
-                        max_length=tf.constant(0))
+        out = translate(
+            source=tf.constant(["Where is it?", ""]),
+            beam_size=tf.constant(beam),
+            max_length=tf.constant(0),
+        )
         assert out["translation"].shape == (2,)
     assert_cell_used(tmp_path, cell)
 

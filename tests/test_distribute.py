@@ -18,8 +18,13 @@ import tensorflow as tf
 from nlp_lstm import corpora
 from nlp_lstm.callbacks import read_position
 from nlp_lstm.data import read_labelled
-from nlp_lstm.distribute import (is_chief, make_strategy, per_replica_batch_size,
-                                 sharded_stream, writable_paths)
+from nlp_lstm.distribute import (
+    is_chief,
+    make_strategy,
+    per_replica_batch_size,
+    sharded_stream,
+    writable_paths,
+)
 from nlp_lstm.errors import NlpLstmError
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "sentiment.py"
@@ -31,9 +36,9 @@ def numbers(batch_size: int) -> tf.data.Dataset:
 
 
 def pipeline_share(pipeline: int, pipelines: int, steps: int, skip_steps: int = 0) -> list[int]:
-    context = tf.distribute.InputContext(num_input_pipelines=pipelines,
-                                         input_pipeline_id=pipeline,
-                                         num_replicas_in_sync=pipelines)
+    context = tf.distribute.InputContext(
+        num_input_pipelines=pipelines, input_pipeline_id=pipeline, num_replicas_in_sync=pipelines
+    )
     stream = sharded_stream(numbers, 5, skip_steps, pipelines, context)
     return [int(x) for batch in stream.take(steps) for x in batch]
 
@@ -94,29 +99,60 @@ class Cluster:
     def __init__(self, tmp_path: Path, epochs: int, checkpoint_every: int, extra=()):
         texts, labels = corpora.load("rotten_tomatoes", "train")
         self.data = tmp_path / "snippets.tsv"
-        self.data.write_text("text\tlabel\n" + "".join(
-            f"{t}\t{l}\n" for t, l in zip(texts[:800], labels[:800])))
+        self.data.write_text(
+            "text\tlabel\n"
+            + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:800], labels[:800]))
+        )
         self.run_dir, self.export_dir = tmp_path / "run", tmp_path / "exports"
         self.scratch = [tmp_path / f"tmp-{i}" for i in (0, 1)]
         self.logs = [tmp_path / f"worker-{i}.log" for i in (0, 1)]
-        self.args = ["--data", str(self.data), "--run-dir", str(self.run_dir),
-                     "--export-dir", str(self.export_dir), "--strategy", "multi-worker",
-                     "--checkpoint-every", str(checkpoint_every), "--epochs", str(epochs),
-                     "--patience", "100", "--batch_size", "16", "--vocabulary_size", "300",
-                     "--lstm_units", "16", "--embedding_dim", "16", *extra]
+        self.args = [
+            "--data",
+            str(self.data),
+            "--run-dir",
+            str(self.run_dir),
+            "--export-dir",
+            str(self.export_dir),
+            "--strategy",
+            "multi-worker",
+            "--checkpoint-every",
+            str(checkpoint_every),
+            "--epochs",
+            str(epochs),
+            "--patience",
+            "100",
+            "--batch_size",
+            "16",
+            "--vocabulary_size",
+            "300",
+            "--lstm_units",
+            "16",
+            "--embedding_dim",
+            "16",
+            *extra,
+        ]
 
     def start(self) -> list[subprocess.Popen]:
         workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
         processes = []
         for index in (0, 1):
             self.scratch[index].mkdir(exist_ok=True)
-            env = {**os.environ, "TMPDIR": str(self.scratch[index]),
-                   "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
-                                            "task": {"type": "worker", "index": index}})}
+            env = {
+                **os.environ,
+                "TMPDIR": str(self.scratch[index]),
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+                ),
+            }
             with self.logs[index].open("a") as log:
-                processes.append(subprocess.Popen(
-                    [sys.executable, str(RECIPE), "train", *self.args], env=env,
-                    stdout=log, stderr=subprocess.STDOUT))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, str(RECIPE), "train", *self.args],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         return processes
 
     def log(self, index: int) -> str:
@@ -144,10 +180,13 @@ def test_two_workers_train_one_model_and_the_chief_exports_it(tmp_path):
     """With a pretraining stage on 400 IMDb reviews before the snippets."""
     reviews = read_labelled(corpora.reviews("imdb_reviews"))
     pretraining = tmp_path / "imdb.tsv"
-    pretraining.write_text("text\tlabel\n" + "".join(
-        f"{t}\t{l}\n" for t, l in zip(reviews.texts[:400], reviews.labels[:400])))
-    cluster = Cluster(tmp_path, epochs=2, checkpoint_every=100,
-                      extra=["--pretrain-reviews", str(pretraining)])
+    pretraining.write_text(
+        "text\tlabel\n"
+        + "".join(f"{t}\t{label}\n" for t, label in zip(reviews.texts[:400], reviews.labels[:400]))
+    )
+    cluster = Cluster(
+        tmp_path, epochs=2, checkpoint_every=100, extra=["--pretrain-reviews", str(pretraining)]
+    )
     wait(cluster.start(), cluster)
     first, second = cluster.digests()
     assert first == second  # all-reduced gradients keep the replicas identical
@@ -226,8 +265,12 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["lo
 
 def test_mirrored_training_splits_each_batch_over_two_replicas(tmp_path):
     """Two logical CPUs stand in for two GPUs: one input pipeline feeds both replicas."""
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "run")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["steps"] == 18

@@ -70,8 +70,9 @@ def write_vectors(tmp_path, text):
 
 
 def test_pretrained_vectors_match_sentencepiece_pieces(tmp_path):
-    words, vectors = read_word2vec_text(write_vectors(
-        tmp_path, "3 2\nfilm 1 2\nschön 3 4\nThe 5 6\n"))
+    words, vectors = read_word2vec_text(
+        write_vectors(tmp_path, "3 2\nfilm 1 2\nschön 3 4\nThe 5 6\n")
+    )
     pieces = ["<pad>", "<unk>", "<s>", "</s>", "\u2581film", "\u2581Schön", "\u2581the", "ing"]
     matrix, found = pretrained_matrix(pieces, words, vectors)
     assert found == 3 and matrix.shape == (8, 2)
@@ -82,11 +83,14 @@ def test_pretrained_vectors_match_sentencepiece_pieces(tmp_path):
     np.testing.assert_array_equal(embedding.matrix, matrix)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("film 1 2\n", r"vectors.txt:1: word2vec text format starts with 'count dim'"),
-    ("2 2\nfilm 1 2\nbad 1\n", r"vectors.txt:3: expected a word and 2 numbers, found 1"),
-    ("1 2\nfilm 1 x\n", r"vectors.txt:2: non-numeric vector value"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("film 1 2\n", r"vectors.txt:1: word2vec text format starts with 'count dim'"),
+        ("2 2\nfilm 1 2\nbad 1\n", r"vectors.txt:3: expected a word and 2 numbers, found 1"),
+        ("1 2\nfilm 1 x\n", r"vectors.txt:2: non-numeric vector value"),
+    ],
+)
 def test_bad_vector_files(tmp_path, text, message):
     with pytest.raises(NlpLstmError, match=message):
         read_word2vec_text(write_vectors(tmp_path, text))
@@ -94,13 +98,16 @@ def test_bad_vector_files(tmp_path, text, message):
 
 def test_embedding_starts_from_a_gzip_vector_file(tmp_path):
     path = tmp_path / "vectors.txt.gz"
-    path.write_bytes(gzip.compress("2 2\nfilm 1 2\ngood 3 4\n".encode()))
+    path.write_bytes(gzip.compress(b"2 2\nfilm 1 2\ngood 3 4\n"))
     pieces = ["<pad>", "<unk>", "<s>", "</s>", "\u2581good", "\u2581Film", "xq"]
     embedding = TokenEmbedding(7, 2)
     assert initialize_from_vectors(embedding, pieces, path) == 2
     np.testing.assert_array_equal(embedding.matrix[4:6], [[3, 4], [1, 2]])
-    with pytest.raises(NlpLstmError, match=r"vectors.txt.gz: the vectors have 2 dimensions but "
-                                           r"the embedding has 3; set embedding_dim=2"):
+    with pytest.raises(
+        NlpLstmError,
+        match=r"vectors.txt.gz: the vectors have 2 dimensions but "
+        r"the embedding has 3; set embedding_dim=2",
+    ):
         initialize_from_vectors(TokenEmbedding(7, 3), pieces, path)
     path.write_bytes(gzip.compress(b"2 2\nfilm 1 2\n")[:-6])
     with pytest.raises(NlpLstmError, match="vectors.txt.gz: damaged gzip file"):
@@ -134,5 +141,9 @@ def test_frozen_embedding_does_not_train():
 def test_embedding_config_round_trip():
     layer = TokenEmbedding(10, 4, dropout=0.2, word_dropout=0.1, name="emb")
     clone = TokenEmbedding.from_config(layer.get_config())
-    assert (clone.vocabulary_size, clone.output_dim, clone.dropout_rate,
-            clone.word_dropout_rate) == (10, 4, 0.2, 0.1)
+    assert (
+        clone.vocabulary_size,
+        clone.output_dim,
+        clone.dropout_rate,
+        clone.word_dropout_rate,
+    ) == (10, 4, 0.2, 0.1)

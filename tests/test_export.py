@@ -35,8 +35,12 @@ def test_a_failed_export_leaves_no_version_and_no_debris(tmp_path):
 
 def test_concurrent_exports_get_distinct_versions(tmp_path):
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        export.write_version(tmp_path, fake_export).name)) for _ in range(6)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(export.write_version(tmp_path, fake_export).name)
+        )
+        for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

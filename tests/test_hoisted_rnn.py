@@ -13,8 +13,13 @@ from nlp_lstm.precision import set_precision
 X = np.random.default_rng(0).normal(size=(4, 7, 5)).astype("float32")
 # Full, right-padded, one step, and left-padded rows.
 MASK = np.array([[1] * 7, [1] * 4 + [0] * 3, [1] + [0] * 6, [0] * 2 + [1] * 5], bool)
-SETTINGS = [{}, {"go_backwards": True}, {"zero_output_for_mask": True},
-            {"return_sequences": False}, {"activation": "relu"}]
+SETTINGS = [
+    {},
+    {"go_backwards": True},
+    {"zero_output_for_mask": True},
+    {"return_sequences": False},
+    {"activation": "relu"},
+]
 
 
 def outputs_and_gradients(layer, initial_state):
@@ -86,6 +91,8 @@ def test_one_step_equals_keras_lstm(mask):
     theirs(X[:, :1], mask=mask, initial_state=state)
     ours(X[:, :1], mask=mask, initial_state=state)
     ours.set_weights(theirs.get_weights())
-    for a, e in zip(ours(X[:, :1], mask=mask, initial_state=state),
-                    theirs(X[:, :1], mask=mask, initial_state=state)):
+    for a, e in zip(
+        ours(X[:, :1], mask=mask, initial_state=state),
+        theirs(X[:, :1], mask=mask, initial_state=state),
+    ):
         np.testing.assert_allclose(a, e, atol=1e-6)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nlp_lstm.errors import NlpLstmError
 from nlp_lstm import metrics
+from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.metrics import classification_report
 from nlp_lstm.models.sentiment import build_sentiment_classifier
 from nlp_lstm.tasks.sentiment import label_ids
@@ -12,8 +12,12 @@ def test_multiclass_report():
     labels = ["bad", "good", "neutral"]
     report = classification_report([0, 1, 2, 2, 1], [0, 1, 2, 1, 1], labels)
     assert report["accuracy"] == pytest.approx(0.8)
-    assert report["per_class"]["neutral"] == {"precision": 1.0, "recall": 0.5,
-                                              "f1": pytest.approx(2 / 3), "support": 2}
+    assert report["per_class"]["neutral"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3),
+        "support": 2,
+    }
     assert report["macro_f1"] == pytest.approx((1.0 + 0.8 + 2 / 3) / 3)
     assert report["confusion_matrix"] == [[1, 0, 0], [0, 2, 0], [0, 1, 1]]
 
@@ -33,7 +37,10 @@ def test_classifier_outputs_one_probability_per_class():
 
 def test_translation_scores_take_every_reference_of_a_sentence():
     hypotheses = ["Él corrió a la estación.", "Tengo mucha hambre hoy."]
-    second = [["Corrió hasta la estación.", "Él corrió a la estación."], ["Tengo mucha hambre hoy."]]
+    second = [
+        ["Corrió hasta la estación.", "Él corrió a la estación."],
+        ["Tengo mucha hambre hoy."],
+    ]
     one = metrics.translation_scores(hypotheses, [[refs[0]] for refs in second])
     both = metrics.translation_scores(hypotheses, second)
     assert both["bleu"] == pytest.approx(100.0) and one["bleu"] < 80.0
@@ -41,8 +48,9 @@ def test_translation_scores_take_every_reference_of_a_sentence():
 
 
 def test_translation_scores_also_report_bleu_lowercased_without_punctuation():
-    scores = metrics.translation_scores(["¿dónde está la estación de tren"],
-                                        [["¿Dónde está la estación de tren?"]])
+    scores = metrics.translation_scores(
+        ["¿dónde está la estación de tren"], [["¿Dónde está la estación de tren?"]]
+    )
     assert scores["bleu_lowercase_nopunct"] == pytest.approx(100.0)
     assert scores["bleu"] < 70.0
     assert metrics.plain_text("¿Dónde  está, Ana?") == "dónde está ana"

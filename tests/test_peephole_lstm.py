@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import tensorflow as tf
+from test_lstm_equations import sigmoid
 
 from nlp_lstm.layers.peephole_lstm import PeepholeLSTM
-from test_lstm_equations import sigmoid
 
 
 def numpy_peephole_lstm(x, W, U, b, P):
@@ -31,10 +31,12 @@ def numpy_peephole_lstm(x, W, U, b, P):
 
 def random_weights(seed, features, units):
     rng = np.random.default_rng(seed)
-    return (rng.normal(scale=0.5, size=(features, 4 * units)).astype("float32"),
-            rng.normal(scale=0.5, size=(units, 4 * units)).astype("float32"),
-            rng.normal(scale=0.5, size=(4 * units,)).astype("float32"),
-            rng.normal(scale=0.8, size=(3, units)).astype("float32"))
+    return (
+        rng.normal(scale=0.5, size=(features, 4 * units)).astype("float32"),
+        rng.normal(scale=0.5, size=(units, 4 * units)).astype("float32"),
+        rng.normal(scale=0.5, size=(4 * units,)).astype("float32"),
+        rng.normal(scale=0.8, size=(3, units)).astype("float32"),
+    )
 
 
 def test_peephole_layer_follows_the_equations():
@@ -81,8 +83,10 @@ def test_zero_peepholes_equal_keras_lstm_with_masks_and_gradients():
     mask = np.array([[1] * 6, [1] * 3 + [0] * 3, [0] + [1] * 5], bool)
     W, U, b, _ = random_weights(6, 5, 4)
     results = []
-    for layer in (PeepholeLSTM(4, return_sequences=True, go_backwards=True),
-                  keras.layers.LSTM(4, return_sequences=True, go_backwards=True)):
+    for layer in (
+        PeepholeLSTM(4, return_sequences=True, go_backwards=True),
+        keras.layers.LSTM(4, return_sequences=True, go_backwards=True),
+    ):
         layer.build(x.shape)
         layer.set_weights([W, U, b] + [np.zeros((3, 4), "float32")] * (len(layer.weights) - 3))
         with tf.GradientTape() as tape:

@@ -13,7 +13,8 @@ def ragged_dataset(lengths):
     rows = [list(range(1, n + 1)) for n in lengths]
     return tf.data.Dataset.from_generator(
         lambda: ((np.array(r, np.int32), np.int32(len(r))) for r in rows),
-        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)))
+        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)),
+    )
 
 
 def test_bucketing_groups_similar_lengths_and_pads_right():
@@ -32,8 +33,14 @@ def test_plain_padded_batches():
 
 
 def keras_warns_it_ran_out(dataset: tf.data.Dataset) -> bool:
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(40, 2),
-                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(40, 2),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(loss="mse")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -71,5 +78,6 @@ def test_language_model_windows_shift_behind_the_start_id():
 
 def test_language_model_windows_reject_a_tiny_text():
     with pytest.raises(NlpLstmError, match="mine.txt has 30 tokens, fewer than one batch"):
-        language_model_windows(np.arange(30), window=10, batch_size=4, start_id=2,
-                               source="mine.txt")
+        language_model_windows(
+            np.arange(30), window=10, batch_size=4, start_id=2, source="mine.txt"
+        )

@@ -9,18 +9,22 @@ import shutil
 import pytest
 from test_rest import Server, build_exports
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed "
-                                "(pip install selenium)")
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
+)
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
-    "google-chrome")
+BROWSER = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
 DRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
-    not (BROWSER and DRIVER), reason="no headless browser: install Debian's chromium and "
-    "chromium-driver (apt-get install -y chromium chromium-driver), as .ci/run does")
+    not (BROWSER and DRIVER),
+    reason="no headless browser: install Debian's chromium and "
+    "chromium-driver (apt-get install -y chromium chromium-driver), as .ci/run does",
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +41,13 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = BROWSER
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1200,1600"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,1600",
+    ):
         options.add_argument(flag)
     try:
         driver = webdriver.Chrome(options=options, service=Service(DRIVER))
@@ -55,7 +64,8 @@ def submit(browser, form: str) -> str:
     browser.execute_script("arguments[0].dataset.state = 'idle'", result)
     browser.find_element(By.CSS_SELECTOR, f"#{form}-form button[type=submit]").click()
     WebDriverWait(browser, 60).until(
-        lambda _: result.get_attribute("data-state") in ("done", "error"))
+        lambda _: result.get_attribute("data-state") in ("done", "error")
+    )
     return result.get_attribute("data-state")
 
 
@@ -69,7 +79,8 @@ def test_playground_forms_show_results(server, browser):
     browser.get(server.url + "/")
     assert "nlp-lstm playground" in browser.title
     WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "translation-status").text.startswith("version"))
+        lambda b: b.find_element(By.ID, "translation-status").text.startswith("version")
+    )
 
     fill(browser, "sentiment-text", "A dull, lifeless and tedious film.")
     assert submit(browser, "sentiment") == "done"
@@ -101,6 +112,9 @@ def test_playground_forms_show_results(server, browser):
     assert "max_new_chars" in browser.find_element(By.ID, "generation-result").text
     fill(browser, "generation-length", 10)
     assert submit(browser, "generation") == "done"
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
-              and "400" not in e["message"]]
+    errors = [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and "400" not in e["message"]
+    ]
     assert not errors, errors

@@ -16,8 +16,11 @@ def test_labelled_formats_agree(tmp_path):
     tsv = write(tmp_path, "a.tsv", "text\tlabel\nGreat fun.\tpos\nDull.\tneg\n")
     bare = write(tmp_path, "b.tsv", "Great fun.\tpos\n\nDull.\tneg\n")
     csv = write(tmp_path, "c.csv", 'label,text\npos,"Great fun."\nneg,Dull.\n')
-    jsonl = write(tmp_path, "d.jsonl", '{"text": "Great fun.", "label": "pos"}\n'
-                                       '{"text": "Dull.", "label": "neg"}\n')
+    jsonl = write(
+        tmp_path,
+        "d.jsonl",
+        '{"text": "Great fun.", "label": "pos"}\n{"text": "Dull.", "label": "neg"}\n',
+    )
     for path in (tsv, bare, csv, jsonl):
         examples = read_labelled(path)
         assert (examples.texts, examples.labels) == (["Great fun.", "Dull."], ["pos", "neg"])
@@ -29,15 +32,18 @@ def test_gzip_and_integer_labels(tmp_path):
     assert read_labelled(path).labels == ["1", "0"]
 
 
-@pytest.mark.parametrize("content, message, line", [
-    ("", "empty or holds only blank lines", None),
-    ("\n  \n\n", "empty or holds only blank lines", None),
-    ("ok\tpos\ntoo\tmany\tcolumns\n", "expected 2 columns, found 3", 2),
-    ("ok\tpos\nno label here\n", "expected 2 columns, found 1", 2),
-    ("ok\tpos\nmissing\t\n", "missing label", 2),
-    ("ok\tpos\n\tneg\n", "empty text", 2),
-    (b"ok\tpos\nbad \xff byte\tneg\n", "not valid UTF-8", 2),
-])
+@pytest.mark.parametrize(
+    "content, message, line",
+    [
+        ("", "empty or holds only blank lines", None),
+        ("\n  \n\n", "empty or holds only blank lines", None),
+        ("ok\tpos\ntoo\tmany\tcolumns\n", "expected 2 columns, found 3", 2),
+        ("ok\tpos\nno label here\n", "expected 2 columns, found 1", 2),
+        ("ok\tpos\nmissing\t\n", "missing label", 2),
+        ("ok\tpos\n\tneg\n", "empty text", 2),
+        (b"ok\tpos\nbad \xff byte\tneg\n", "not valid UTF-8", 2),
+    ],
+)
 def test_bad_labelled_files_name_file_and_line(tmp_path, content, message, line):
     path = write(tmp_path, "bad.tsv", content)
     with pytest.raises(NlpLstmError) as error:

@@ -20,8 +20,14 @@ import pytest
 
 from nlp_lstm import corpora
 
-LIMITS = {"max_body_bytes": 65_536, "max_string_bytes": 2_000, "max_rows": 50,
-          "max_new_chars": 200, "max_beam_size": 4, "max_length": 100}
+LIMITS = {
+    "max_body_bytes": 65_536,
+    "max_string_bytes": 2_000,
+    "max_rows": 50,
+    "max_new_chars": 200,
+    "max_beam_size": 4,
+    "max_length": 100,
+}
 GENERATION = {"max_new_chars": 12, "temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 1}
 _build_lock = threading.Lock()
 
@@ -38,27 +44,95 @@ def build_exports(root: Path) -> Path:
             return models
         root.mkdir(parents=True, exist_ok=True)
         texts, labels = corpora.load("rotten_tomatoes", "train")
-        (root / "reviews.tsv").write_text("text\tlabel\n" + "".join(
-            f"{t}\t{l}\n" for t, l in zip(texts[:400], labels[:400])))
-        assert sentiment.main([
-            "train", "--data", str(root / "reviews.tsv"), "--run-dir", str(root / "runs/s"),
-            "--export-dir", str(models / "sentiment"), "--vocabulary-size", "200",
-            "--embedding-dim", "8", "--lstm-units", "8", "--sequence-length", "32",
-            "--epochs", "1", "--batch-size", "64"]) == 0
+        (root / "reviews.tsv").write_text(
+            "text\tlabel\n"
+            + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:400], labels[:400]))
+        )
+        assert (
+            sentiment.main(
+                [
+                    "train",
+                    "--data",
+                    str(root / "reviews.tsv"),
+                    "--run-dir",
+                    str(root / "runs/s"),
+                    "--export-dir",
+                    str(models / "sentiment"),
+                    "--vocabulary-size",
+                    "200",
+                    "--embedding-dim",
+                    "8",
+                    "--lstm-units",
+                    "8",
+                    "--sequence-length",
+                    "32",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "64",
+                ]
+            )
+            == 0
+        )
         (root / "plays.txt").write_text(corpora.load("shakespeare", "train")[:40_000])
-        assert generation.main([
-            "train", "--data", str(root / "plays.txt"), "--run-dir", str(root / "runs/g"),
-            "--export-dir", str(models / "generation"), "--embedding-dim", "8",
-            "--lstm-units", "16", "--sequence-length", "32", "--batch-size", "32",
-            "--epochs", "1", "--steps-per-epoch", "5"]) == 0
+        assert (
+            generation.main(
+                [
+                    "train",
+                    "--data",
+                    str(root / "plays.txt"),
+                    "--run-dir",
+                    str(root / "runs/g"),
+                    "--export-dir",
+                    str(models / "generation"),
+                    "--embedding-dim",
+                    "8",
+                    "--lstm-units",
+                    "16",
+                    "--sequence-length",
+                    "32",
+                    "--batch-size",
+                    "32",
+                    "--epochs",
+                    "1",
+                    "--steps-per-epoch",
+                    "5",
+                ]
+            )
+            == 0
+        )
         english, german = corpora.load("ding_en_de", "train")
-        (root / "pairs.tsv").write_text("en\tde\n" + "".join(
-            f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300])))
-        assert translation.main([
-            "train", "--data", str(root / "pairs.tsv"), "--run-dir", str(root / "runs/t"),
-            "--export-dir", str(models / "translation"), "--vocabulary-size", "200",
-            "--embedding-dim", "16", "--encoder-units", "16", "--decoder-units", "16",
-            "--epochs", "1", "--batch-size", "64", "--beam-size", "2"]) == 0
+        (root / "pairs.tsv").write_text(
+            "en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300]))
+        )
+        assert (
+            translation.main(
+                [
+                    "train",
+                    "--data",
+                    str(root / "pairs.tsv"),
+                    "--run-dir",
+                    str(root / "runs/t"),
+                    "--export-dir",
+                    str(models / "translation"),
+                    "--vocabulary-size",
+                    "200",
+                    "--embedding-dim",
+                    "16",
+                    "--encoder-units",
+                    "16",
+                    "--decoder-units",
+                    "16",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "64",
+                    "--beam-size",
+                    "2",
+                ]
+            )
+            == 0
+        )
         (root / "built").touch()
     return models
 
@@ -69,8 +143,21 @@ class Server:
     def __init__(self, model_dir: Path, *flags: str, timeout: float = 120):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nlp_lstm.rest", "--model-dir", str(model_dir), "--port", "0",
-             *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            [
+                sys.executable,
+                "-m",
+                "nlp_lstm.rest",
+                "--model-dir",
+                str(model_dir),
+                "--port",
+                "0",
+                *flags,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         self.log: list[str] = []
         found = threading.Event()
 
@@ -80,6 +167,7 @@ class Server:
                 if line.startswith("serving ") and " on http://" in line:
                     self.url = line.split(" on ")[1].split("/ ")[0]
                     found.set()
+
         threading.Thread(target=read, daemon=True).start()
         deadline = time.monotonic() + timeout
         while not found.wait(0.2):
@@ -97,12 +185,16 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("the server does not answer")
 
-    def request(self, path: str, body=None, method: str | None = None,
-                headers: dict | None = None) -> tuple[int, dict]:
+    def request(
+        self, path: str, body=None, method: str | None = None, headers: dict | None = None
+    ) -> tuple[int, dict]:
         data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json",
-                                                  **(headers or {})})
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read())
@@ -144,8 +236,10 @@ def signatures(exports):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
 
-    return {name: tf.saved_model.load(str(exports / name / "1")).signatures
-            for name in ("sentiment", "generation", "translation")}
+    return {
+        name: tf.saved_model.load(str(exports / name / "1")).signatures
+        for name in ("sentiment", "generation", "translation")
+    }
 
 
 # Status and metadata ---------------------------------------------------------------------
@@ -159,7 +253,9 @@ def test_status_as_tf_serving_reports_it(server, name):
     assert status == 200
     assert payload["model_version_status"][-1] == {"version": "1", **AVAILABLE}
     assert server.request(f"/v1/models/{name}/versions/1") == (
-        200, {"model_version_status": [{"version": "1", **AVAILABLE}]})
+        200,
+        {"model_version_status": [{"version": "1", **AVAILABLE}]},
+    )
 
 
 def test_metadata_lists_signatures_with_dtypes_and_shapes(server):
@@ -178,8 +274,13 @@ def test_metadata_lists_signatures_with_dtypes_and_shapes(server):
     generation = server.request("/v1/models/generation/versions/1/metadata")[1]
     inputs = generation["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
     assert {k: v["dtype"] for k, v in inputs.items()} == {
-        "prompt": "DT_STRING", "max_new_chars": "DT_INT32", "temperature": "DT_FLOAT",
-        "top_k": "DT_INT32", "top_p": "DT_FLOAT", "seed": "DT_INT64"}
+        "prompt": "DT_STRING",
+        "max_new_chars": "DT_INT32",
+        "temperature": "DT_FLOAT",
+        "top_k": "DT_INT32",
+        "top_p": "DT_FLOAT",
+        "seed": "DT_INT64",
+    }
 
 
 # Predict -----------------------------------------------------------------------------------
@@ -194,16 +295,19 @@ def test_sentiment_row_and_columnar_forms_match_the_export(server, signatures):
     rows = server.predict("sentiment", {"instances": TEXTS})["predictions"]
     assert [r["label"] for r in rows] == [t.decode() for t in expected["label"].numpy()]
     assert [r["label_id"] for r in rows] == expected["label_id"].numpy().tolist()
-    np.testing.assert_allclose([r["probabilities"] for r in rows],
-                               expected["probabilities"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        [r["probabilities"] for r in rows], expected["probabilities"].numpy(), atol=1e-5
+    )
     columns = server.predict("sentiment", {"inputs": {"text": TEXTS}})["outputs"]
     assert set(columns) == {"label", "label_id", "probabilities"}
     assert columns["label"] == [r["label"] for r in rows]
     # Other spellings TF Serving accepts: objects per instance, a bare columnar tensor,
     # base64 strings, an explicit signature name and version.
-    objects = server.predict("sentiment", {"instances": [{"text": t} for t in TEXTS],
-                                           "signature_name": "serving_default"},
-                             path="/versions/1")["predictions"]
+    objects = server.predict(
+        "sentiment",
+        {"instances": [{"text": t} for t in TEXTS], "signature_name": "serving_default"},
+        path="/versions/1",
+    )["predictions"]
     assert [r["label"] for r in objects] == columns["label"]
     bare = server.predict("sentiment", {"inputs": TEXTS})["outputs"]
     assert bare["label"] == columns["label"]
@@ -218,21 +322,33 @@ def test_generation_single_output_is_unwrapped(server, signatures):
     prompts = ["ROMEO:\n", "Zürich ☃", ""]
     out = server.predict("generation", {"inputs": {"prompt": prompts, **GENERATION}})
     expected = signatures["generation"]["serving_default"](
-        prompt=tf.constant(prompts), max_new_chars=tf.constant(12),
-        temperature=tf.constant(0.0), top_k=tf.constant(0), top_p=tf.constant(1.0),
-        seed=tf.constant(1, tf.int64))["text"].numpy()
+        prompt=tf.constant(prompts),
+        max_new_chars=tf.constant(12),
+        temperature=tf.constant(0.0),
+        top_k=tf.constant(0),
+        top_p=tf.constant(1.0),
+        seed=tf.constant(1, tf.int64),
+    )["text"].numpy()
     assert out == {"outputs": [t.decode("utf-8") for t in expected]}  # a list, not {"text": }
     assert all(t.startswith(p) for t, p in zip(out["outputs"], prompts))
-    sampled = {"prompt": ["KING:"], **GENERATION, "temperature": 0.9, "top_k": 20,
-               "top_p": 0.9, "seed": 42}
+    sampled = {
+        "prompt": ["KING:"],
+        **GENERATION,
+        "temperature": 0.9,
+        "top_k": 20,
+        "top_p": 0.9,
+        "seed": 42,
+    }
     first = server.predict("generation", {"inputs": sampled})["outputs"]
     assert first == server.predict("generation", {"inputs": sampled})["outputs"]
 
 
 def test_generation_rows_with_different_arguments_are_grouped(server):
-    instances = [{"prompt": "A", **GENERATION, "max_new_chars": 3},
-                 {"prompt": "B", **GENERATION, "max_new_chars": 9},
-                 {"prompt": "C", **GENERATION, "max_new_chars": 3}]
+    instances = [
+        {"prompt": "A", **GENERATION, "max_new_chars": 3},
+        {"prompt": "B", **GENERATION, "max_new_chars": 9},
+        {"prompt": "C", **GENERATION, "max_new_chars": 3},
+    ]
     predictions = server.predict("generation", {"instances": instances})["predictions"]
     assert [len(p) for p in predictions] == [4, 10, 4]
     assert [p[0] for p in predictions] == ["A", "B", "C"]
@@ -244,11 +360,15 @@ def test_translation_signatures(server, signatures):
     sources = ["Where is the station?", "I don't know."]
     rows = server.predict("translation", {"instances": sources})["predictions"]
     expected = signatures["translation"]["serving_default"](source=tf.constant(sources))
-    assert [r["translation"] for r in rows] == [
-        t.decode() for t in expected["translation"].numpy()]
+    assert [r["translation"] for r in rows] == [t.decode() for t in expected["translation"].numpy()]
     np.testing.assert_allclose([r["score"] for r in rows], expected["score"].numpy(), atol=1e-4)
-    out = server.predict("translation", {"signature_name": "translate", "inputs": {
-        "source": sources[:1], "beam_size": 1, "max_length": 6}})["outputs"]
+    out = server.predict(
+        "translation",
+        {
+            "signature_name": "translate",
+            "inputs": {"source": sources[:1], "beam_size": 1, "max_length": 6},
+        },
+    )["outputs"]
     assert set(out) == {"translation", "score", "source_pieces", "target_pieces", "attention"}
     attention = np.array(out["attention"])
     assert attention.shape == (1, len(out["target_pieces"][0]), len(out["source_pieces"][0]))
@@ -259,15 +379,17 @@ def test_concurrent_requests_get_their_own_results(server):
     """Merged into batches (``--max-batch-size 8``), each request still gets exactly
     what it gets alone, also where outputs are padded to the batch's longest row."""
     sources = ["Hi.", "Where is the big old station in this town?", "Tom is here.", "No!"] * 4
-    body = lambda s: {"signature_name": "translate",  # noqa: E731
-                      "inputs": {"source": [s], "beam_size": 2, "max_length": 12}}
+    body = lambda s: {
+        "signature_name": "translate",  # noqa: E731
+        "inputs": {"source": [s], "beam_size": 2, "max_length": 12},
+    }
     alone = {s: server.predict("translation", body(s))["outputs"] for s in set(sources)}
     texts = TEXTS * 8
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        merged = list(pool.map(lambda s: server.predict("translation", body(s))["outputs"],
-                               sources))
-        labels = list(pool.map(lambda t: server.predict("sentiment", {"instances": [t]}),
-                               texts))
+        merged = list(
+            pool.map(lambda s: server.predict("translation", body(s))["outputs"], sources)
+        )
+        labels = list(pool.map(lambda t: server.predict("sentiment", {"instances": [t]}), texts))
     for source, out in zip(sources, merged):
         assert out["translation"] == alone[source]["translation"]
         assert out["source_pieces"] == alone[source]["source_pieces"]
@@ -286,79 +408,219 @@ ERRORS = [
     ("malformed JSON", S + ":predict", "POST", b'{"instances": [', 400, "malformed JSON"),
     ("body not a JSON object", S + ":predict", "POST", b"[1, 2]", 400, "JSON object"),
     ("body not UTF-8", S + ":predict", "POST", b'{"instances": ["\xff\xfe"]}', 400, "not UTF-8"),
-    ("b64 string not UTF-8", S + ":predict", "POST",
-     {"instances": [{"b64": base64.b64encode(b"\xff").decode()}]}, 400, "not UTF-8"),
+    (
+        "b64 string not UTF-8",
+        S + ":predict",
+        "POST",
+        {"instances": [{"b64": base64.b64encode(b"\xff").decode()}]},
+        400,
+        "not UTF-8",
+    ),
     ("invalid base64", S + ":predict", "POST", {"instances": [{"b64": "%%%"}]}, 400, "base64"),
-    ("unpaired surrogate", S + ":predict", "POST", b'{"instances": ["\\ud800"]}', 400,
-     "surrogate"),
+    ("unpaired surrogate", S + ":predict", "POST", b'{"instances": ["\\ud800"]}', 400, "surrogate"),
     ("nested too deeply", S + ":predict", "POST", b"[" * 20_000, 400, "malformed JSON"),
-    ("neither instances nor inputs", S + ":predict", "POST", {"signature_name": ""}, 400,
-     "'instances'"),
-    ("both instances and inputs", S + ":predict", "POST", {"instances": [], "inputs": []}, 400,
-     "not both"),
+    (
+        "neither instances nor inputs",
+        S + ":predict",
+        "POST",
+        {"signature_name": ""},
+        400,
+        "'instances'",
+    ),
+    (
+        "both instances and inputs",
+        S + ":predict",
+        "POST",
+        {"instances": [], "inputs": []},
+        400,
+        "not both",
+    ),
     ("instances not a list", S + ":predict", "POST", {"instances": "text"}, 400, "list"),
-    ("wrong type (number for string)", S + ":predict", "POST", {"instances": [3]}, 400,
-     "must be a string"),
-    ("wrong type (null)", S + ":predict", "POST", {"inputs": {"text": [None]}}, 400,
-     "must be a string"),
-    ("columnar input not a list", S + ":predict", "POST", {"inputs": {"text": "x"}}, 400,
-     "must be a list"),
-    ("unknown input", S + ":predict", "POST", {"inputs": {"txt": ["x"]}}, 400,
-     "unknown input 'txt'"),
-    ("missing input", G + ":predict", "POST",
-     {"inputs": {"prompt": ["A"], "max_new_chars": 5}}, 400, "missing input"),
-    ("missing input in an instance", G + ":predict", "POST",
-     {"instances": [{"prompt": "A", **GENERATION}, {"prompt": "B"}]}, 400,
-     "instance 1: missing input"),
-    ("plain value where inputs are named", G + ":predict", "POST", {"instances": ["A"]}, 400,
-     "must be an object"),
+    (
+        "wrong type (number for string)",
+        S + ":predict",
+        "POST",
+        {"instances": [3]},
+        400,
+        "must be a string",
+    ),
+    (
+        "wrong type (null)",
+        S + ":predict",
+        "POST",
+        {"inputs": {"text": [None]}},
+        400,
+        "must be a string",
+    ),
+    (
+        "columnar input not a list",
+        S + ":predict",
+        "POST",
+        {"inputs": {"text": "x"}},
+        400,
+        "must be a list",
+    ),
+    (
+        "unknown input",
+        S + ":predict",
+        "POST",
+        {"inputs": {"txt": ["x"]}},
+        400,
+        "unknown input 'txt'",
+    ),
+    (
+        "missing input",
+        G + ":predict",
+        "POST",
+        {"inputs": {"prompt": ["A"], "max_new_chars": 5}},
+        400,
+        "missing input",
+    ),
+    (
+        "missing input in an instance",
+        G + ":predict",
+        "POST",
+        {"instances": [{"prompt": "A", **GENERATION}, {"prompt": "B"}]},
+        400,
+        "instance 1: missing input",
+    ),
+    (
+        "plain value where inputs are named",
+        G + ":predict",
+        "POST",
+        {"instances": ["A"]},
+        400,
+        "must be an object",
+    ),
     ("list for a scalar argument", G + ":predict", "POST", GEN(seed=[1]), 400, "scalar"),
-    ("float for an integer", G + ":predict", "POST", GEN(max_new_chars=2.5), 400,
-     "must be an integer"),
+    (
+        "float for an integer",
+        G + ":predict",
+        "POST",
+        GEN(max_new_chars=2.5),
+        400,
+        "must be an integer",
+    ),
     ("boolean for a number", G + ":predict", "POST", GEN(top_k=True), 400, "must be a number"),
     ("integer out of int64", G + ":predict", "POST", GEN(seed=2**64), 400, "does not fit int64"),
-    ("integer out of int32", G + ":predict", "POST", GEN(top_k=2**40), 400,
-     "does not fit int32"),
+    ("integer out of int32", G + ":predict", "POST", GEN(top_k=2**40), 400, "does not fit int32"),
     ("negative temperature", G + ":predict", "POST", GEN(temperature=-0.5), 400, "out of range"),
-    ("temperature NaN", G + ":predict", "POST",
-     json.dumps(GEN(temperature=float("nan"))).encode(), 400, "finite"),
+    (
+        "temperature NaN",
+        G + ":predict",
+        "POST",
+        json.dumps(GEN(temperature=float("nan"))).encode(),
+        400,
+        "finite",
+    ),
     ("top_p above 1", G + ":predict", "POST", GEN(top_p=1.5), 400, "out of range"),
     ("negative top_k", G + ":predict", "POST", GEN(top_k=-1), 400, "out of range"),
-    ("max_new_chars over --max-new-chars", G + ":predict", "POST", GEN(max_new_chars=201), 400,
-     "out of range"),
-    ("beam_size over --max-beam-size", T + ":predict", "POST",
-     {"signature_name": "translate", "inputs": {"source": ["a"], "beam_size": 5,
-                                                "max_length": 0}}, 400, "out of range"),
-    ("negative max_length", T + ":predict", "POST",
-     {"signature_name": "translate", "inputs": {"source": ["a"], "beam_size": 1,
-                                                "max_length": -1}}, 400, "out of range"),
-    ("unknown signature", T + ":predict", "POST",
-     {"signature_name": "nope", "instances": ["a"]}, 400, "unknown signature"),
-    ("signature_name not a string", T + ":predict", "POST",
-     {"signature_name": 1, "instances": ["a"]}, 400, "must be a string"),
-    ("string over --max-string-bytes", S + ":predict", "POST", {"instances": ["é" * 1001]}, 413,
-     "limit"),
+    (
+        "max_new_chars over --max-new-chars",
+        G + ":predict",
+        "POST",
+        GEN(max_new_chars=201),
+        400,
+        "out of range",
+    ),
+    (
+        "beam_size over --max-beam-size",
+        T + ":predict",
+        "POST",
+        {
+            "signature_name": "translate",
+            "inputs": {"source": ["a"], "beam_size": 5, "max_length": 0},
+        },
+        400,
+        "out of range",
+    ),
+    (
+        "negative max_length",
+        T + ":predict",
+        "POST",
+        {
+            "signature_name": "translate",
+            "inputs": {"source": ["a"], "beam_size": 1, "max_length": -1},
+        },
+        400,
+        "out of range",
+    ),
+    (
+        "unknown signature",
+        T + ":predict",
+        "POST",
+        {"signature_name": "nope", "instances": ["a"]},
+        400,
+        "unknown signature",
+    ),
+    (
+        "signature_name not a string",
+        T + ":predict",
+        "POST",
+        {"signature_name": 1, "instances": ["a"]},
+        400,
+        "must be a string",
+    ),
+    (
+        "string over --max-string-bytes",
+        S + ":predict",
+        "POST",
+        {"instances": ["é" * 1001]},
+        413,
+        "limit",
+    ),
     ("rows over --max-rows", S + ":predict", "POST", {"instances": ["a"] * 51}, 413, "limit"),
-    ("body over --max-body-bytes", S + ":predict", "POST",
-     {"instances": ["a" * 1000] * 70}, 413, "limit"),
-    ("unknown model", "/v1/models/nope:predict", "POST", {"instances": ["a"]}, 404,
-     "Servable not found"),
-    ("unknown version", S + "/versions/7:predict", "POST", {"instances": ["a"]}, 404,
-     "Servable not found"),
-    ("version not a number", S + "/versions/latest:predict", "POST", {"instances": ["a"]}, 400,
-     "version"),
+    (
+        "body over --max-body-bytes",
+        S + ":predict",
+        "POST",
+        {"instances": ["a" * 1000] * 70},
+        413,
+        "limit",
+    ),
+    (
+        "unknown model",
+        "/v1/models/nope:predict",
+        "POST",
+        {"instances": ["a"]},
+        404,
+        "Servable not found",
+    ),
+    (
+        "unknown version",
+        S + "/versions/7:predict",
+        "POST",
+        {"instances": ["a"]},
+        404,
+        "Servable not found",
+    ),
+    (
+        "version not a number",
+        S + "/versions/latest:predict",
+        "POST",
+        {"instances": ["a"]},
+        400,
+        "version",
+    ),
     ("unknown label", S + "/labels/stable", "GET", None, 404, "label"),
     ("status of an unknown model", "/v1/models/nope", "GET", None, 404, "nope"),
-    ("metadata of an unknown version", S + "/versions/7/metadata", "GET", None, 404,
-     "Servable not found"),
+    (
+        "metadata of an unknown version",
+        S + "/versions/7/metadata",
+        "GET",
+        None,
+        404,
+        "Servable not found",
+    ),
     ("classify / regress", S + ":classify", "POST", {"examples": []}, 400, "not supported"),
     ("GET on :predict", S + ":predict", "GET", None, 405, "use POST"),
     ("unknown endpoint", "/v2/anything", "GET", None, 404, "no such endpoint"),
 ]
 
 
-@pytest.mark.parametrize("case, path, method, body, status, words", ERRORS,
-                         ids=[e[0] for e in ERRORS])
+@pytest.mark.parametrize(
+    "case, path, method, body, status, words", ERRORS, ids=[e[0] for e in ERRORS]
+)
 def test_bad_request_gets_a_4xx_json_error(server, case, path, method, body, status, words):
     got, payload = server.request(path, body, method)
     assert (got, set(payload)) == (status, {"error"}), payload
@@ -387,7 +649,8 @@ def test_new_version_is_served_without_a_restart(server):
         time.sleep(0.3)
     assert server.request("/v1/models/sentiment")[1]["model_version_status"] == [
         {"version": "2", **AVAILABLE},
-        {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": ""}}]
+        {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": ""}},
+    ]
     assert server.request("/v1/models/sentiment/metadata")[1]["model_spec"]["version"] == "2"
     assert server.predict("sentiment", {"instances": ["a new version"]})["predictions"]
     assert server.request(f"{S}/versions/1:predict", {"instances": ["a"]})[0] == 404
@@ -403,6 +666,7 @@ def test_playground_page_is_served(server):
 
 # The batcher on its own --------------------------------------------------------------------
 
+
 def test_batcher_merges_concurrent_requests_by_key():
     from nlp_lstm.rest.batching import Batcher
 
@@ -411,8 +675,10 @@ def test_batcher_merges_concurrent_requests_by_key():
     def run(key, columns):
         calls.append((key, len(columns["x"])))
         time.sleep(0.01)
-        return {"y": np.array([f"{key}:{x}" for x in columns["x"]], dtype=object),
-                "w": np.ones((len(columns["x"]), 3))}
+        return {
+            "y": np.array([f"{key}:{x}" for x in columns["x"]], dtype=object),
+            "w": np.ones((len(columns["x"]), 3)),
+        }
 
     async def main():
         batcher = Batcher(run, max_batch_size=8, batch_timeout=0.02)
@@ -431,15 +697,28 @@ def test_batcher_merges_concurrent_requests_by_key():
 
 
 def test_serve_command_module_imports_neither_tensorflow_nor_starlette():
-    code = ("import sys, argparse; from nlp_lstm.rest.command import add_arguments, serve; "
-            "p = argparse.ArgumentParser(); add_arguments(p); p.parse_args([]); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('tensorflow', 'starlette', 'uvicorn', 'keras')))")
+    code = (
+        "import sys, argparse; from nlp_lstm.rest.command import add_arguments, serve; "
+        "p = argparse.ArgumentParser(); add_arguments(p); p.parse_args([]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'starlette', 'uvicorn', 'keras')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_missing_model_dir_exits_with_an_error(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "nlp_lstm.rest", "--model-dir",
-                          str(tmp_path / "none"), "--port", "0"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nlp_lstm.rest",
+            "--model-dir",
+            str(tmp_path / "none"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "no such folder" in out.stderr

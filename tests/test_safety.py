@@ -12,15 +12,19 @@ from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.training import RunDirectory
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nlp_lstm"
-UNSAFE = re.compile(r"\bimport pickle\b|\bpickle\.|allow_pickle\s*=\s*True|safe_mode\s*=\s*False"
-                    r"|\byaml\.load\(|(?<![.\w])eval\(|(?<![.\w])exec\(")
+UNSAFE = re.compile(
+    r"\bimport pickle\b|\bpickle\.|allow_pickle\s*=\s*True|safe_mode\s*=\s*False"
+    r"|\byaml\.load\(|(?<![.\w])eval\(|(?<![.\w])exec\("
+)
 
 
 def test_no_module_unpickles_evaluates_or_disables_safe_mode():
-    offenders = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
-                 for path in sorted(PACKAGE.rglob("*.py"))
-                 for number, line in enumerate(path.read_text().splitlines(), 1)
-                 if UNSAFE.search(line)]
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if UNSAFE.search(line)
+    ]
     assert offenders == []
 
 

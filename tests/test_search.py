@@ -18,6 +18,7 @@ def markov_step(table):
 
     def step(tokens, state):
         return tf.gather(log_table, tokens), state, tf.zeros([tf.shape(tokens)[0], 3])
+
     return step
 
 
@@ -36,8 +37,9 @@ def test_beam_search_finds_the_sentence_greedy_misses():
     step = markov_step(trap_table())
     limits = tf.constant([5])
     greedy_ids, greedy_score, _ = greedy_search(step, [tf.zeros([1])], limits, 3, BOS_ID, EOS_ID)
-    beam_ids, beam_score, _ = beam_search(step, [tf.zeros([2])], limits, 3, 2, BOS_ID, EOS_ID,
-                                          alpha=0.0)
+    beam_ids, beam_score, _ = beam_search(
+        step, [tf.zeros([2])], limits, 3, 2, BOS_ID, EOS_ID, alpha=0.0
+    )
     assert greedy_ids.numpy()[0].tolist()[:2] == [A, EOS_ID]
     assert beam_ids.numpy()[0].tolist()[:2] == [B, EOS_ID]
     assert beam_score.numpy()[0] == pytest.approx(np.log(0.4), abs=1e-4)
@@ -48,8 +50,9 @@ def test_length_limit_per_row_and_padding_after_eos():
     table = np.zeros((6, 6))
     table[:, A] = 1.0  # never ends by itself
     step = markov_step(table)
-    ids, _, alignments = greedy_search(step, [tf.zeros([2])], tf.constant([2, 4]), 3,
-                                       BOS_ID, EOS_ID)
+    ids, _, alignments = greedy_search(
+        step, [tf.zeros([2])], tf.constant([2, 4]), 3, BOS_ID, EOS_ID
+    )
     assert ids.numpy().tolist() == [[A, A, 0, 0], [A, A, A, A]]
     assert alignments.shape == (2, 4, 3)
     ids, _, _ = beam_search(step, [tf.zeros([6])], tf.constant([2, 4]), 3, 3, BOS_ID, EOS_ID)

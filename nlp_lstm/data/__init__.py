@@ -17,7 +17,15 @@ from nlp_lstm.data.readers import (
 from nlp_lstm.data.tfds_loader import load_tfds
 
 __all__ = [
-    "LabelledExamples", "ParallelExamples",
-    "batch_by_length", "language_model_windows", "load_tfds",
-    "read_labelled", "read_lines", "read_pairs", "read_text", "shuffled", "with_known_length",
+    "LabelledExamples",
+    "ParallelExamples",
+    "batch_by_length",
+    "language_model_windows",
+    "load_tfds",
+    "read_labelled",
+    "read_lines",
+    "read_pairs",
+    "read_text",
+    "shuffled",
+    "with_known_length",
 ]

@@ -66,7 +66,8 @@ def readings(text: str, limit: int = 3) -> list[str]:
             end = _phrase_end(tokens, index + 1)
             before = TRAILING.sub("", slots[-1][-1])
             if CLAUSE_END.search(slots[-1][-1]) or before in (
-                    TRAILING.sub("", t) for t in tokens[index + 2:end + 1]):
+                TRAILING.sub("", t) for t in tokens[index + 2 : end + 1]
+            ):
                 # A clause, or a phrase that repeats the word before the slash
                 # ("later / at a later time"): keep the first, drop the alternative.
                 if not CLAUSE_END.search(slots[-1][-1]):

@@ -10,17 +10,21 @@ from nlp_lstm.errors import NlpLstmError
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def shuffled(dataset: tf.data.Dataset, seed: int | None, buffer_size: int = 20_000,
-             cache: bool = True) -> tf.data.Dataset:
+def shuffled(
+    dataset: tf.data.Dataset, seed: int | None, buffer_size: int = 20_000, cache: bool = True
+) -> tf.data.Dataset:
     """Caches (optionally) then shuffles, reshuffling every epoch from ``seed``."""
     if cache:
         dataset = dataset.cache()
     return dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
 
 
-def batch_by_length(dataset: tf.data.Dataset, batch_size: int,
-                    boundaries: list[int] | None = None,
-                    drop_remainder: bool = False) -> tf.data.Dataset:
+def batch_by_length(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    boundaries: list[int] | None = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
     """Batches ``(ids, *rest)`` elements, grouping similar lengths to cut padding.
 
     ``ids`` is a 1-D int tensor per element; batches are right-padded with 0 (the
@@ -43,7 +47,8 @@ def batch_by_length(dataset: tf.data.Dataset, batch_size: int,
             element_length_func=lambda ids, *rest: tf.shape(ids)[0],
             bucket_boundaries=list(boundaries),
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            drop_remainder=drop_remainder)
+            drop_remainder=drop_remainder,
+        )
     return batched.prefetch(AUTOTUNE)
 
 
@@ -61,8 +66,14 @@ def with_known_length(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.apply(tf.data.experimental.assert_cardinality(count))
 
 
-def language_model_windows(ids: np.ndarray, window: int, batch_size: int, start_id: int,
-                           seed: int | None = None, source: str = "corpus") -> tf.data.Dataset:
+def language_model_windows(
+    ids: np.ndarray,
+    window: int,
+    batch_size: int,
+    start_id: int,
+    seed: int | None = None,
+    source: str = "corpus",
+) -> tf.data.Dataset:
     """Next-token training windows cut from one long id stream.
 
     The stream is cut into consecutive ``window``-token chunks; each chunk is a
@@ -89,7 +100,8 @@ def language_model_windows(ids: np.ndarray, window: int, batch_size: int, start_
         raise NlpLstmError(
             f"{source} has {len(ids)} tokens, fewer than one batch of windows "
             f"({batch_size} x {window}); use a longer text or a smaller batch_size / "
-            "sequence_length")
+            "sequence_length"
+        )
     targets = ids[: count * window].reshape(count, window)
     inputs = np.concatenate([np.full((count, 1), start_id, np.int32), targets[:, :-1]], axis=1)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))

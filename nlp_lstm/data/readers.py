@@ -47,15 +47,18 @@ class _RowErrors:
 
     def bad(self, line: int, message: str) -> None:
         if not self.skip:
-            raise NlpLstmError(message + " (pass --skip-bad-rows to skip such rows)",
-                               path=self.path, line=line)
+            raise NlpLstmError(
+                message + " (pass --skip-bad-rows to skip such rows)", path=self.path, line=line
+            )
         self.count += 1
         self.first = self.first or f"{self.path}:{line}: {message}"
 
     def report(self) -> int:
         if self.count:
-            print(f"warning: skipped {self.count} bad row(s) in {self.path}; first: {self.first}",
-                  file=sys.stderr)
+            print(
+                f"warning: skipped {self.count} bad row(s) in {self.path}; first: {self.first}",
+                file=sys.stderr,
+            )
         return self.count
 
 
@@ -84,7 +87,9 @@ def read_lines(path: str | Path) -> list[str]:
         line = data.count(b"\n", 0, error.start) + 1
         raise NlpLstmError(
             f"not valid UTF-8 (byte 0x{data[error.start]:02x}); re-save the file as UTF-8",
-            path=path, line=line) from None
+            path=path,
+            line=line,
+        ) from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline ends the last line
@@ -97,7 +102,9 @@ def read_lines(path: str | Path) -> list[str]:
 def _format(path: Path) -> str:
     suffixes = [s for s in path.suffixes if s != ".gz"]
     suffix = suffixes[-1].lower() if suffixes else ""
-    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, "tsv")
+    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}.get(
+        suffix, "tsv"
+    )
 
 
 def read_text(path: str | Path) -> str:
@@ -129,14 +136,18 @@ def _labelled_rows(path: Path, lines: list[str], text_field: str, label_field: s
                 yield number, str(record[text_field]), str(record[label_field]), None
         return
     delimiter = "," if fmt == "csv" else "\t"
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter,
-                        quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE)
+    reader = csv.reader(
+        io.StringIO("\n".join(lines)),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE,
+    )
     rows = list(reader)
     header = [h.strip().lower() for h in rows[0]] if rows else []
     has_header = text_field in header and label_field in header
     if fmt == "csv" and not has_header:
-        raise NlpLstmError(f"a CSV file needs a header with {text_field!r} and {label_field!r}",
-                           path=path, line=1)
+        raise NlpLstmError(
+            f"a CSV file needs a header with {text_field!r} and {label_field!r}", path=path, line=1
+        )
     columns = (header.index(text_field), header.index(label_field)) if has_header else (0, 1)
     width = len(header) if has_header else 2
     line_numbers = _row_line_numbers(lines, delimiter, fmt)
@@ -163,8 +174,12 @@ def _row_line_numbers(lines: list[str], delimiter: str, fmt: str) -> list[int]:
     return starts
 
 
-def read_labelled(path: str | Path, text_field: str = "text", label_field: str = "label",
-                  skip_bad_rows: bool = False) -> LabelledExamples:
+def read_labelled(
+    path: str | Path,
+    text_field: str = "text",
+    label_field: str = "label",
+    skip_bad_rows: bool = False,
+) -> LabelledExamples:
     """Reads texts with labels from TSV, CSV or JSON lines.
 
     TSV: two columns ``text<TAB>label``, with or without a header naming them
@@ -179,8 +194,9 @@ def read_labelled(path: str | Path, text_field: str = "text", label_field: str =
     path = Path(path)
     errors = _RowErrors(path, skip_bad_rows)
     texts, labels = [], []
-    for number, text, label, problem in _labelled_rows(path, read_lines(path),
-                                                        text_field.lower(), label_field.lower()):
+    for number, text, label, problem in _labelled_rows(
+        path, read_lines(path), text_field.lower(), label_field.lower()
+    ):
         if problem is None and not text:
             problem = "empty text"
         if problem:
@@ -194,8 +210,9 @@ def read_labelled(path: str | Path, text_field: str = "text", label_field: str =
     return LabelledExamples(texts, labels, skipped)
 
 
-def read_pairs(path: str | Path, target_path: str | Path | None = None,
-               skip_bad_rows: bool = False) -> ParallelExamples:
+def read_pairs(
+    path: str | Path, target_path: str | Path | None = None, skip_bad_rows: bool = False
+) -> ParallelExamples:
     """Reads parallel sentences: a two-column TSV, or two line-aligned files.
 
     A TSV's first row is taken as a header when both fields look like language
@@ -212,17 +229,23 @@ def read_pairs(path: str | Path, target_path: str | Path | None = None,
         lines = read_lines(path)
         first = lines[0].split("\t")
         start = 1 if len(first) == 2 and all(PAIR_HEADER.match(f.strip()) for f in first) else 0
-        rows = [(n, line.split("\t")) for n, line in enumerate(lines[start:], start + 1)
-                if line.strip()]
+        rows = [
+            (n, line.split("\t")) for n, line in enumerate(lines[start:], start + 1) if line.strip()
+        ]
     else:
         target_path = Path(target_path)
         source_lines, target_lines = read_lines(path), read_lines(target_path)
         if len(source_lines) != len(target_lines):
             raise NlpLstmError(
                 f"{len(source_lines)} lines here but {len(target_lines)} in {target_path}; "
-                "aligned files need one sentence per line on both sides", path=path)
-        rows = [(n, [s, t]) for n, (s, t) in enumerate(zip(source_lines, target_lines), 1)
-                if s.strip() or t.strip()]
+                "aligned files need one sentence per line on both sides",
+                path=path,
+            )
+        rows = [
+            (n, [s, t])
+            for n, (s, t) in enumerate(zip(source_lines, target_lines), 1)
+            if s.strip() or t.strip()
+        ]
     for number, fields in rows:
         if len(fields) != 2:
             errors.bad(number, f"expected 2 tab-separated columns, found {len(fields)}")

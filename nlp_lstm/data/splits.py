@@ -38,8 +38,9 @@ def pair_components(pairs: list[tuple[str, str]]) -> list[list[int]]:
     return list(components.values())
 
 
-def split_groups(groups: list[list[int]], seed: int, validation: float,
-                 test: float) -> dict[str, list[int]]:
+def split_groups(
+    groups: list[list[int]], seed: int, validation: float, test: float
+) -> dict[str, list[int]]:
     """A seeded shuffle of whole groups, cut so that validation and test each hold about
     their share of the items (at least one group each when there are three or more).
 

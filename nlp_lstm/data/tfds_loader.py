@@ -18,9 +18,15 @@ def _decode(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def load_tfds(name: str, task: str, split: str, source_language: str = "en",
-              target_language: str = "de", data_dir: str | None = None,
-              download: bool = True):
+def load_tfds(
+    name: str,
+    task: str,
+    split: str,
+    source_language: str = "en",
+    target_language: str = "de",
+    data_dir: str | None = None,
+    download: bool = True,
+):
     """Loads one split of a TensorFlow Datasets dataset as examples for ``task``.
 
     Args:
@@ -43,16 +49,23 @@ def load_tfds(name: str, task: str, split: str, source_language: str = "en",
     """
     import tensorflow_datasets as tfds
 
-    name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    name = name[len(PREFIX) :] if name.startswith(PREFIX) else name
     try:
-        dataset, info = tfds.load(name, split=TFDS_SPLITS.get(split, split), with_info=True,
-                                  data_dir=data_dir, download=download)
+        dataset, info = tfds.load(
+            name,
+            split=TFDS_SPLITS.get(split, split),
+            with_info=True,
+            data_dir=data_dir,
+            download=download,
+        )
     except Exception as error:  # tfds raises many types; all mean "could not load"
+        first_line = str(error).splitlines()[0].rstrip(".") if str(error) else ""
         raise NlpLstmError(
             f"could not load TensorFlow Datasets {name!r} split {split!r}: "
-            f"{type(error).__name__}: {str(error).splitlines()[0].rstrip('.') if str(error) else ''}. "
+            f"{type(error).__name__}: {first_line}. "
             "TFDS downloads need the network; offline, use a bundled corpus "
-            "(`nlp-lstm corpora`) or a local file with --data") from None
+            "(`nlp-lstm corpora`) or a local file with --data"
+        ) from None
     records = tfds.as_numpy(dataset)
     features = info.features
     if task == "sentiment":
@@ -72,8 +85,10 @@ def load_tfds(name: str, task: str, split: str, source_language: str = "en",
         return "\n".join(_decode(r["text"]) for r in records) + "\n"
     if task == "translation":
         if source_language not in features or target_language not in features:
-            raise NlpLstmError(f"TFDS {name!r} has no {source_language!r}/{target_language!r} "
-                               f"features; it has {', '.join(features.keys())}")
+            raise NlpLstmError(
+                f"TFDS {name!r} has no {source_language!r}/{target_language!r} "
+                f"features; it has {', '.join(features.keys())}"
+            )
         sources, targets = [], []
         for record in records:
             sources.append(_decode(record[source_language]))

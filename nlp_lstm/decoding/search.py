@@ -15,7 +15,7 @@ makes the same choices as greedy search; a test pins that.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -30,8 +30,15 @@ def length_penalty(lengths: tf.Tensor, alpha: float | tf.Tensor) -> tf.Tensor:
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, tf.cast(alpha, tf.float32))
 
 
-def greedy_search(step: StepFunction, state: list, max_lengths: tf.Tensor, source_length: tf.Tensor,
-                  bos_id: int, eos_id: int, alpha: float | tf.Tensor = 0.0):
+def greedy_search(
+    step: StepFunction,
+    state: list,
+    max_lengths: tf.Tensor,
+    source_length: tf.Tensor,
+    bos_id: int,
+    eos_id: int,
+    alpha: float | tf.Tensor = 0.0,
+):
     """Picks the most likely token at every step until eos or the row's length limit.
 
     Args:
@@ -43,7 +50,8 @@ def greedy_search(step: StepFunction, state: list, max_lengths: tf.Tensor, sourc
         alpha: length penalty exponent used for the reported score.
 
     Returns:
-        ``(ids int32[batch, steps], scores float32[batch], alignments float32[batch, steps, source])``.
+        ``(ids int32[batch, steps], scores float32[batch],
+        alignments float32[batch, steps, source])``.
     """
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths)
@@ -56,24 +64,46 @@ def greedy_search(step: StepFunction, state: list, max_lengths: tf.Tensor, sourc
         log_prob += tf.where(finished, 0.0, gain)
         lengths += tf.cast(~finished, tf.int32)
         finished |= (token == eos_id) | (t + 1 >= max_lengths)
-        return (t + 1, token, state, finished, lengths, log_prob,
-                ids.write(t, token), alignments.write(t, alignment))
+        return (
+            t + 1,
+            token,
+            state,
+            finished,
+            lengths,
+            log_prob,
+            ids.write(t, token),
+            alignments.write(t, alignment),
+        )
 
     _, _, _, _, lengths, log_prob, ids, alignments = tf.while_loop(
         lambda t, tokens, state, finished, *_: (t < limit) & ~tf.reduce_all(finished),
         body,
-        (tf.constant(0), tf.fill([batch], bos_id), state, max_lengths <= 0,
-         tf.zeros([batch], tf.int32), tf.zeros([batch]),
-         tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None]),
-         tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None])))
+        (
+            tf.constant(0),
+            tf.fill([batch], bos_id),
+            state,
+            max_lengths <= 0,
+            tf.zeros([batch], tf.int32),
+            tf.zeros([batch]),
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None]),
+            tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None]),
+        ),
+    )
     ids = _stack_batch_major(ids, tf.zeros([batch, 0], tf.int32))
     alignments = _stack_batch_major(alignments, tf.zeros([batch, 0, source_length]))
     return ids, log_prob / length_penalty(lengths, alpha), alignments
 
 
-def beam_search(step: StepFunction, state: list, max_lengths: tf.Tensor, source_length: tf.Tensor,
-                beam_size: int | tf.Tensor, bos_id: int, eos_id: int,
-                alpha: float | tf.Tensor = 0.6):
+def beam_search(
+    step: StepFunction,
+    state: list,
+    max_lengths: tf.Tensor,
+    source_length: tf.Tensor,
+    beam_size: int | tf.Tensor,
+    bos_id: int,
+    eos_id: int,
+    alpha: float | tf.Tensor = 0.6,
+):
     """Keeps the ``beam_size`` best hypotheses per row, ranked by length-normalised score.
 
     Finished hypotheses stay in the beam (extended by padding at no cost) and compete
@@ -92,7 +122,8 @@ def beam_search(step: StepFunction, state: list, max_lengths: tf.Tensor, source_
 
     Returns:
         The best hypothesis per row:
-        ``(ids int32[batch, steps], scores float32[batch], alignments float32[batch, steps, source])``.
+        ``(ids int32[batch, steps], scores float32[batch],
+        alignments float32[batch, steps, source])``.
     """
     beam_size = tf.convert_to_tensor(beam_size, tf.int32)
     batch = tf.shape(max_lengths)[0]
@@ -122,30 +153,54 @@ def beam_search(step: StepFunction, state: list, max_lengths: tf.Tensor, source_
         token = tf.where(finished, PAD_ID, token)
         finished |= (token == eos_id) | (t + 1 >= row_limits)
         ids = tf.concat([tf.gather(ids, parents), token[:, None]], axis=1)
-        alignments = tf.concat([tf.gather(alignments, parents),
-                                tf.gather(alignment, parents)[:, None, :]], axis=1)
-        return (t + 1, token, state, finished, lengths, tf.reshape(log_prob, [batch, beam_size]),
-                ids, alignments)
+        alignments = tf.concat(
+            [tf.gather(alignments, parents), tf.gather(alignment, parents)[:, None, :]], axis=1
+        )
+        return (
+            t + 1,
+            token,
+            state,
+            finished,
+            lengths,
+            tf.reshape(log_prob, [batch, beam_size]),
+            ids,
+            alignments,
+        )
 
     _, _, _, _, lengths, log_prob, ids, alignments = tf.while_loop(
         lambda t, tokens, state, finished, *_: (t < limit) & ~tf.reduce_all(finished),
         body,
-        (tf.constant(0), tf.fill([rows], bos_id), state, row_limits <= 0,
-         tf.zeros([rows], tf.int32), log_prob,
-         tf.zeros([rows, 0], tf.int32), tf.zeros([rows, 0, source_length])),
-        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
-                          [tf.TensorShape([None]).concatenate(s.shape[1:]) for s in state],
-                          tf.TensorShape([None]), tf.TensorShape([None]),
-                          tf.TensorShape([None, None]), tf.TensorShape([None, None]),
-                          tf.TensorShape([None, None, None])))
+        (
+            tf.constant(0),
+            tf.fill([rows], bos_id),
+            state,
+            row_limits <= 0,
+            tf.zeros([rows], tf.int32),
+            log_prob,
+            tf.zeros([rows, 0], tf.int32),
+            tf.zeros([rows, 0, source_length]),
+        ),
+        shape_invariants=(
+            tf.TensorShape([]),
+            tf.TensorShape([None]),
+            [tf.TensorShape([None]).concatenate(s.shape[1:]) for s in state],
+            tf.TensorShape([None]),
+            tf.TensorShape([None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None, None]),
+        ),
+    )
     scores = tf.reshape(log_prob, [rows]) / length_penalty(lengths, alpha)
-    best = tf.argmax(tf.reshape(scores, [batch, beam_size]), axis=-1, output_type=tf.int32) \
+    best = (
+        tf.argmax(tf.reshape(scores, [batch, beam_size]), axis=-1, output_type=tf.int32)
         + tf.range(batch) * beam_size
+    )
     return tf.gather(ids, best), tf.gather(scores, best), tf.gather(alignments, best)
 
 
 def _stack_batch_major(array: tf.TensorArray, empty: tf.Tensor) -> tf.Tensor:
     """``[steps, batch, ...]`` TensorArray -> ``[batch, steps, ...]`` (``empty`` if no steps)."""
-    return tf.cond(array.size() > 0,
-                   lambda: tf.einsum("tb...->bt...", array.stack()),
-                   lambda: empty)
+    return tf.cond(
+        array.size() > 0, lambda: tf.einsum("tb...->bt...", array.stack()), lambda: empty
+    )

@@ -8,6 +8,15 @@ from nlp_lstm.layers.peephole_lstm import PeepholeLSTM
 from nlp_lstm.layers.peephole_lstm_cell import PeepholeLSTMCell
 from nlp_lstm.layers.recurrent_stack import recurrent_stack
 
-__all__ = ["CELLS", "HoistedGRU", "HoistedLSTM", "MaskedMaxMeanPooling", "PeepholeLSTM",
-           "PeepholeLSTMCell", "recurrent_cell", "recurrent_layer", "recurrent_stack",
-           "state_count"]
+__all__ = [
+    "CELLS",
+    "HoistedGRU",
+    "HoistedLSTM",
+    "MaskedMaxMeanPooling",
+    "PeepholeLSTM",
+    "PeepholeLSTMCell",
+    "recurrent_cell",
+    "recurrent_layer",
+    "recurrent_stack",
+    "state_count",
+]

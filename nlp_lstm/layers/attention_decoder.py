@@ -41,19 +41,29 @@ class AttentionDecoder(keras.layers.Layer):
             gives Luong's unscaled "general" score).
     """
 
-    def __init__(self, units: int, layers: int = 1, dropout: float = 0.0, cell: str = "lstm",
-                 scaled_scores: bool = True, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        layers: int = 1,
+        dropout: float = 0.0,
+        cell: str = "lstm",
+        scaled_scores: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units, self.num_layers, self.dropout_rate, self.cell = units, layers, dropout, cell
         self.scaled_scores = scaled_scores
-        self.cells = [recurrent_cell(cell, units, name=f"{cell}_cell_{i + 1}")
-                      for i in range(layers)]
+        self.cells = [
+            recurrent_cell(cell, units, name=f"{cell}_cell_{i + 1}") for i in range(layers)
+        ]
         self.states_per_cell = state_count(self.cells[0])
-        self.bridge = keras.layers.Dense(self.states_per_cell * units * layers, activation="tanh",
-                                         name="bridge")
+        self.bridge = keras.layers.Dense(
+            self.states_per_cell * units * layers, activation="tanh", name="bridge"
+        )
         self.memory_keys = keras.layers.Dense(units, use_bias=False, name="memory_keys")
-        self.attentional = keras.layers.Dense(units, activation="tanh", use_bias=False,
-                                              name="attentional")
+        self.attentional = keras.layers.Dense(
+            units, activation="tanh", use_bias=False, name="attentional"
+        )
         self.dropout = keras.layers.Dropout(dropout)
         self.supports_masking = True  # the target mask passes through to the logits
 
@@ -74,10 +84,10 @@ class AttentionDecoder(keras.layers.Layer):
         ``context @ W = weights @ (memory @ W)``, a step mixes these ``units``-wide rows
         instead of projecting its context.
         """
-        memory_rows = ops.convert_to_tensor(self.attentional.kernel)[:memory.shape[-1]]
+        memory_rows = ops.convert_to_tensor(self.attentional.kernel)[: memory.shape[-1]]
         keys = self.memory_keys(memory)
         if self.scaled_scores:
-            keys = keys * ops.cast(self.units ** -0.5, keys.dtype)
+            keys = keys * ops.cast(self.units**-0.5, keys.dtype)
         return ops.matmul(memory, memory_rows), keys, memory_mask
 
     def initial_state(self, memory, memory_mask) -> list:
@@ -126,6 +136,7 @@ class AttentionDecoder(keras.layers.Layer):
         if self.cell == "lstm" and self.num_layers == 1:
             outputs = self._fused_loop(projected, state, attended, training)
         else:
+
             def one_step(projected_t, state):
                 attentional, state, _ = step(projected_t, state, attended)
                 return attentional, state
@@ -138,13 +149,15 @@ class AttentionDecoder(keras.layers.Layer):
         projected inputs: ``[batch, time, units]``."""
         values, keys, mask = attended
         _, feed_rows, state_rows = self._kernel_rows()
-        kernel = ops.concatenate([feed_rows, ops.convert_to_tensor(self.cells[0].recurrent_kernel)],
-                                 axis=0)
+        kernel = ops.concatenate(
+            [feed_rows, ops.convert_to_tensor(self.cells[0].recurrent_kernel)], axis=0
+        )
         projected = ops.transpose(projected, (1, 0, 2))
-        feed_scale = self.dropout(ops.ones_like(projected[..., :self.units]), training=training)
+        feed_scale = self.dropout(ops.ones_like(projected[..., : self.units]), training=training)
         score_bias = ops.where(mask, 0.0, MASKED_SCORE)
-        outputs = luong_lstm_over_time(projected, feed_scale, kernel, state_rows, keys, values,
-                                       score_bias, *state)
+        outputs = luong_lstm_over_time(
+            projected, feed_scale, kernel, state_rows, keys, values, score_bias, *state
+        )
         return ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)
 
     def _step_function(self, training):
@@ -160,24 +173,29 @@ class AttentionDecoder(keras.layers.Layer):
         upper_kernels = [ops.convert_to_tensor(cell.kernel) for cell in self.cells[1:]]
 
         def project_inputs(inputs):
-            return input_projection(self.dropout(inputs, training=training), inputs_rows,
-                                    cells[0][0])
+            return input_projection(
+                self.dropout(inputs, training=training), inputs_rows, cells[0][0]
+            )
 
         def step(projected_t, state, attended):
             values, keys, mask = attended
             z = projected_t + ops.matmul(self.dropout(state[-1], training=training), feed_rows)
             new_state = []
             for index, (_, cell_step) in enumerate(cells):
-                x, states = cell_step(z, state[count * index: count * (index + 1)])
+                x, states = cell_step(z, state[count * index : count * (index + 1)])
                 new_state += list(states)
                 if index + 1 < len(cells):  # the next cell's input product
-                    z = input_projection(self.dropout(x, training=training), upper_kernels[index],
-                                         cells[index + 1][0])
+                    z = input_projection(
+                        self.dropout(x, training=training),
+                        upper_kernels[index],
+                        cells[index + 1][0],
+                    )
             scores = ops.einsum("bsu,bu->bs", keys, x)
             scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
             weights = ops.softmax(scores, axis=-1)
-            attentional = ops.tanh(ops.einsum("bs,bsu->bu", weights, values)
-                                   + ops.matmul(x, state_rows))
+            attentional = ops.tanh(
+                ops.einsum("bs,bsu->bu", weights, values) + ops.matmul(x, state_rows)
+            )
             return attentional, [*new_state, attentional], weights
 
         return project_inputs, step
@@ -188,14 +206,19 @@ class AttentionDecoder(keras.layers.Layer):
         attentional layer's rows that multiply the top cell's state (its other rows
         make ``attend``'s values)."""
         first_kernel = ops.convert_to_tensor(self.cells[0].kernel)
-        state_rows = ops.convert_to_tensor(self.attentional.kernel)[-self.units:]
-        return first_kernel[:-self.units], first_kernel[-self.units:], state_rows
+        state_rows = ops.convert_to_tensor(self.attentional.kernel)[-self.units :]
+        return first_kernel[: -self.units], first_kernel[-self.units :], state_rows
 
     def compute_output_shape(self, inputs_shape, memory_shape=None, memory_mask_shape=None):
         return (*inputs_shape[:-1], self.units)
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, layers=self.num_layers, dropout=self.dropout_rate,
-                      cell=self.cell, scaled_scores=self.scaled_scores)
+        config.update(
+            units=self.units,
+            layers=self.num_layers,
+            dropout=self.dropout_rate,
+            cell=self.cell,
+            scaled_scores=self.scaled_scores,
+        )
         return config

@@ -18,8 +18,7 @@ from nlp_lstm.layers.peephole_lstm_cell import PeepholeLSTMCell
 
 CELLS = ("lstm", "gru", "peephole")
 _LAYERS = {"lstm": HoistedLSTM, "gru": HoistedGRU, "peephole": PeepholeLSTM}
-_CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell,
-          "peephole": PeepholeLSTMCell}
+_CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell, "peephole": PeepholeLSTMCell}
 
 
 def check_cell(cell: str) -> str:

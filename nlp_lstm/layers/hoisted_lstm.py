@@ -31,12 +31,15 @@ class HoistedLSTM(keras.layers.LSTM):
             return super().inner_loop(sequences, initial_state, mask, training)
         mask = first_mask(mask)
         if sequences.shape[1] == 1:
-            return self._one_step(sequences[:, 0], initial_state,
-                                  None if mask is None else mask[:, 0], training)
+            return self._one_step(
+                sequences[:, 0], initial_state, None if mask is None else mask[:, 0], training
+            )
         cell = self.cell
         recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-        if (keras.activations.serialize(cell.activation) == "tanh"
-                and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"):
+        if (
+            keras.activations.serialize(cell.activation) == "tanh"
+            and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"
+        ):
             return self._fused_loop(sequences, recurrent_kernel, initial_state, mask, training)
         return run_hoisted(self, sequences, initial_state, mask)
 
@@ -60,12 +63,21 @@ class HoistedLSTM(keras.layers.LSTM):
             inputs = tf.reverse(inputs, [0])
             mask = None if mask is None else tf.reverse(mask, [0])
         bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units])
-        h, c = lstm_over_time(ops.matmul(inputs, cell.kernel), bias, recurrent_kernel,
-                              *initial_state, mask=mask, training=bool(training))
+        h, c = lstm_over_time(
+            ops.matmul(inputs, cell.kernel),
+            bias,
+            recurrent_kernel,
+            *initial_state,
+            mask=mask,
+            training=bool(training),
+        )
         outputs = h
         if mask is not None:  # a masked step outputs zeros, or the last unmasked output
-            shown = mask if self.zero_output_for_mask else tf.cumsum(
-                tf.cast(mask, tf.int32), axis=0) > 0
+            shown = (
+                mask
+                if self.zero_output_for_mask
+                else tf.cumsum(tf.cast(mask, tf.int32), axis=0) > 0
+            )
             outputs = tf.where(shown[..., None], h, tf.zeros_like(h))
         dtype = self.compute_dtype
         outputs, last = tf.cast(outputs, dtype), tf.cast(outputs[-1], dtype)

@@ -10,7 +10,7 @@ instead of once per step.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -25,8 +25,11 @@ Step = Callable[[tf.Tensor, list], tuple[tf.Tensor, list]]
 def hoistable(layer: keras.layers.RNN) -> bool:
     """Whether ``layer`` should run its hoisted loop: no GPU (where cuDNN fuses the whole
     layer) and no dropout inside the cell (which varies the input per gate)."""
-    return (not tf.config.list_logical_devices("GPU")
-            and not getattr(layer, "dropout", 0) and not getattr(layer, "recurrent_dropout", 0))
+    return (
+        not tf.config.list_logical_devices("GPU")
+        and not getattr(layer, "dropout", 0)
+        and not getattr(layer, "recurrent_dropout", 0)
+    )
 
 
 def projected_step(cell: keras.layers.Layer) -> tuple[tf.Tensor | None, Step]:
@@ -53,8 +56,9 @@ def projected_step(cell: keras.layers.Layer) -> tuple[tf.Tensor | None, Step]:
         def gru_step(z, states):
             h_prev = states[0] if isinstance(states, (list, tuple)) else states
             z_z, z_r, z_h = ops.split(z, 3, axis=-1)
-            r_z, r_r, r_h = ops.split(ops.matmul(h_prev, recurrent_kernel) + recurrent_bias, 3,
-                                      axis=-1)
+            r_z, r_r, r_h = ops.split(
+                ops.matmul(h_prev, recurrent_kernel) + recurrent_bias, 3, axis=-1
+            )
             update = cell.recurrent_activation(z_z + r_z)
             reset = cell.recurrent_activation(z_r + r_r)
             h = update * h_prev + (1 - update) * cell.activation(z_h + reset * r_h)
@@ -73,7 +77,8 @@ def projected_step(cell: keras.layers.Layer) -> tuple[tf.Tensor | None, Step]:
     def lstm_step(z, states):
         h, c = states
         c, o = cell._compute_carry_and_output_fused(
-            ops.split(z + ops.matmul(h, recurrent_kernel), 4, axis=-1), c)
+            ops.split(z + ops.matmul(h, recurrent_kernel), 4, axis=-1), c
+        )
         h = o * cell.activation(c)
         return h, [h, c]
 
@@ -86,10 +91,17 @@ def run_hoisted(layer: keras.layers.RNN, sequences, initial_state, mask):
     returns what ``keras.layers.RNN.inner_loop`` returns."""
     bias, step = projected_step(layer.cell)
     projected = input_projection(sequences, layer.cell.kernel, bias)
-    return rnn(step, projected, list(initial_state), go_backwards=layer.go_backwards,
-               mask=first_mask(mask), unroll=layer.unroll, input_length=projected.shape[1],
-               zero_output_for_mask=layer.zero_output_for_mask,
-               return_all_outputs=layer.return_sequences)
+    return rnn(
+        step,
+        projected,
+        list(initial_state),
+        go_backwards=layer.go_backwards,
+        mask=first_mask(mask),
+        unroll=layer.unroll,
+        input_length=projected.shape[1],
+        zero_output_for_mask=layer.zero_output_for_mask,
+        return_all_outputs=layer.return_sequences,
+    )
 
 
 def first_mask(mask):

@@ -33,22 +33,26 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, trainin
         ``(h, c_last)``: the hidden state after every step ``[time, batch, units]`` and
         the last cell state, in float32.
     """
-    step_mask = (tf.ones(tf.shape(projected)[:2], tf.float32) if mask is None
-                 else tf.cast(mask, tf.float32))[..., None]
+    step_mask = (
+        tf.ones(tf.shape(projected)[:2], tf.float32) if mask is None else tf.cast(mask, tf.float32)
+    )[..., None]
     recurrent_kernel = tf.identity(recurrent_kernel)  # a tensor, even when given a variable
     bias, h0, c0 = (tf.cast(x, tf.float32) for x in (bias, h0, c0))
     if not training:
-        h, c = tf.scan(lambda carry, inputs: _step(inputs[0], inputs[1], carry[0], carry[1], bias,
-                                                   recurrent_kernel)[:2],
-                       (projected, step_mask), initializer=(h0, c0))
+        h, c = tf.scan(
+            lambda carry, inputs: _step(
+                inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel
+            )[:2],
+            (projected, step_mask),
+            initializer=(h0, c0),
+        )
         return h, c[-1]
     return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
 
 
 def product(x, kernel, transpose=False):
     """``x @ kernel`` (or ``kernel^T``) in the kernel's dtype, returned in float32."""
-    return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel, transpose_b=transpose),
-                   tf.float32)
+    return tf.cast(tf.matmul(tf.cast(x, kernel.dtype), kernel, transpose_b=transpose), tf.float32)
 
 
 def lstm_cell(z, c):
@@ -66,15 +70,23 @@ def lstm_cell_gradient(dh, dc, gates, c_prev, c):
     i, f, g, o = tf.split(gates, 4, axis=-1)
     tanh_c = tf.tanh(c)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)
-    dz = tf.concat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
-                    dh * tanh_c * o * (1 - o)], -1)
+    dz = tf.concat(
+        [
+            dc * g * i * (1 - i),
+            dc * c_prev * f * (1 - f),
+            dc * i * (1 - g * g),
+            dh * tanh_c * o * (1 - o),
+        ],
+        -1,
+    )
     return dz, dc * f
 
 
 def _step(z_x, m, h, c, bias, recurrent_kernel):
     """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
     h_new, c_new, gates = lstm_cell(
-        tf.cast(z_x, tf.float32) + bias + product(h, recurrent_kernel), c)
+        tf.cast(z_x, tf.float32) + bias + product(h, recurrent_kernel), c
+    )
     return m * h_new + (1 - m) * h, m * c_new + (1 - m) * c, gates
 
 
@@ -98,14 +110,26 @@ def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
 
         start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
         dh_prev, dc_prev, dz = tf.scan(
-            step, (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask), initializer=start,
-            reverse=True)
+            step,
+            (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask),
+            initializer=start,
+            reverse=True,
+        )
         units = tf.shape(h0)[-1]
         dz_flat = tf.reshape(dz, [-1, 4 * units])
         dtype = recurrent_kernel.dtype
-        d_kernel = tf.matmul(tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
-                             tf.cast(dz_flat, dtype), transpose_a=True)
-        return (tf.cast(dz, projected.dtype), tf.reduce_sum(dz_flat, 0), d_kernel, dh_prev[0],
-                dc_prev[0], None)
+        d_kernel = tf.matmul(
+            tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
+            tf.cast(dz_flat, dtype),
+            transpose_a=True,
+        )
+        return (
+            tf.cast(dz, projected.dtype),
+            tf.reduce_sum(dz_flat, 0),
+            d_kernel,
+            dh_prev[0],
+            dc_prev[0],
+            None,
+        )
 
     return (h, c[-1]), backward

@@ -20,8 +20,9 @@ class MaskedMaxMeanPooling(keras.layers.Layer):
 
     def call(self, sequences, mask=None):
         if mask is None:
-            return ops.concatenate([ops.max(sequences, axis=1), ops.mean(sequences, axis=1)],
-                                   axis=-1)
+            return ops.concatenate(
+                [ops.max(sequences, axis=1), ops.mean(sequences, axis=1)], axis=-1
+            )
         weights = ops.cast(mask, sequences.dtype)[:, :, None]
         count = ops.sum(weights, axis=1)
         mean = ops.sum(sequences * weights, axis=1) / ops.maximum(count, 1.0)

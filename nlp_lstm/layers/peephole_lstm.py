@@ -18,14 +18,34 @@ class PeepholeLSTM(keras.layers.RNN):
         >>> outputs = layer(keras.ops.ones((2, 10, 8)))   # [2, 10, 64]
     """
 
-    def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
-                 cell: PeepholeLSTMCell | None = None, **kwargs):
-        cell_options = {k: kwargs.pop(k) for k in list(kwargs)
-                        if k in ("activation", "recurrent_activation", "use_bias",
-                                 "kernel_initializer", "recurrent_initializer",
-                                 "bias_initializer", "unit_forget_bias")}
-        super().__init__(cell or PeepholeLSTMCell(units, **cell_options),
-                         return_sequences=return_sequences, return_state=return_state, **kwargs)
+    def __init__(
+        self,
+        units: int,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        cell: PeepholeLSTMCell | None = None,
+        **kwargs,
+    ):
+        cell_options = {
+            k: kwargs.pop(k)
+            for k in list(kwargs)
+            if k
+            in (
+                "activation",
+                "recurrent_activation",
+                "use_bias",
+                "kernel_initializer",
+                "recurrent_initializer",
+                "bias_initializer",
+                "unit_forget_bias",
+            )
+        }
+        super().__init__(
+            cell or PeepholeLSTMCell(units, **cell_options),
+            return_sequences=return_sequences,
+            return_state=return_state,
+            **kwargs,
+        )
 
     @property
     def units(self) -> int:

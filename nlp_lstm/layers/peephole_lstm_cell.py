@@ -34,8 +34,9 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.peepholes = self.add_weight(shape=(3, self.units), initializer="zeros",
-                                         name="peepholes")
+        self.peepholes = self.add_weight(
+            shape=(3, self.units), initializer="zeros", name="peepholes"
+        )
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states

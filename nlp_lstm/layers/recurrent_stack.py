@@ -7,9 +7,16 @@ import keras
 from nlp_lstm.layers.cells import recurrent_layer
 
 
-def recurrent_stack(sequences, units: int, layers: int, bidirectional: bool = False,
-                    dropout: float = 0.0, return_sequences: bool = True, name: str = "lstm",
-                    cell: str = "lstm"):
+def recurrent_stack(
+    sequences,
+    units: int,
+    layers: int,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    return_sequences: bool = True,
+    name: str = "lstm",
+    cell: str = "lstm",
+):
     """Applies ``layers`` stacked recurrent layers (optionally bidirectional) to ``sequences``.
 
     Default activations, no recurrent dropout and right-padded masks keep every
@@ -31,8 +38,9 @@ def recurrent_stack(sequences, units: int, layers: int, bidirectional: bool = Fa
     x = sequences
     for index in range(layers):
         last = index == layers - 1
-        lstm = recurrent_layer(cell, units, return_sequences=return_sequences or not last,
-                               name=f"{name}_{index + 1}")
+        lstm = recurrent_layer(
+            cell, units, return_sequences=return_sequences or not last, name=f"{name}_{index + 1}"
+        )
         if bidirectional:
             lstm = keras.layers.Bidirectional(lstm, name=f"bi{name}_{index + 1}")
         x = lstm(x)

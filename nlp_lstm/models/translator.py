@@ -53,31 +53,64 @@ class Translator(keras.Model):
         ValueError: ``tied_embeddings`` with ``decoder_units != embedding_dim``.
     """
 
-    def __init__(self, vocabulary_size: int, embedding_dim: int = 256, encoder_units: int = 256,
-                 encoder_layers: int = 2, decoder_units: int = 512, decoder_layers: int = 1,
-                 dropout: float = 0.3, embedding_dropout: float = 0.1, cell: str = "lstm",
-                 scaled_attention: bool = True, tied_embeddings: bool = False,
-                 word_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        embedding_dim: int = 256,
+        encoder_units: int = 256,
+        encoder_layers: int = 2,
+        decoder_units: int = 512,
+        decoder_layers: int = 1,
+        dropout: float = 0.3,
+        embedding_dropout: float = 0.1,
+        cell: str = "lstm",
+        scaled_attention: bool = True,
+        tied_embeddings: bool = False,
+        word_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if tied_embeddings and decoder_units != embedding_dim:
-            raise ValueError(f"tied embeddings need decoder_units ({decoder_units}) equal to "
-                             f"embedding_dim ({embedding_dim})")
-        self.settings = dict(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
-                             encoder_units=encoder_units, encoder_layers=encoder_layers,
-                             decoder_units=decoder_units, decoder_layers=decoder_layers,
-                             dropout=dropout, embedding_dropout=embedding_dropout, cell=cell,
-                             scaled_attention=scaled_attention, tied_embeddings=tied_embeddings,
-                             word_dropout=word_dropout)
-        self.embedding = TokenEmbedding(vocabulary_size, embedding_dim, dropout=embedding_dropout,
-                                        word_dropout=word_dropout, name="token_embedding")
-        self.encoder = [keras.layers.Bidirectional(
-            recurrent_layer(cell, encoder_units, return_sequences=True), name=f"encoder_{i + 1}")
-            for i in range(encoder_layers)]
+            raise ValueError(
+                f"tied embeddings need decoder_units ({decoder_units}) equal to "
+                f"embedding_dim ({embedding_dim})"
+            )
+        self.settings = dict(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            encoder_units=encoder_units,
+            encoder_layers=encoder_layers,
+            decoder_units=decoder_units,
+            decoder_layers=decoder_layers,
+            dropout=dropout,
+            embedding_dropout=embedding_dropout,
+            cell=cell,
+            scaled_attention=scaled_attention,
+            tied_embeddings=tied_embeddings,
+            word_dropout=word_dropout,
+        )
+        self.embedding = TokenEmbedding(
+            vocabulary_size,
+            embedding_dim,
+            dropout=embedding_dropout,
+            word_dropout=word_dropout,
+            name="token_embedding",
+        )
+        self.encoder = [
+            keras.layers.Bidirectional(
+                recurrent_layer(cell, encoder_units, return_sequences=True), name=f"encoder_{i + 1}"
+            )
+            for i in range(encoder_layers)
+        ]
         self.encoder_dropout = keras.layers.Dropout(dropout)
-        self.decoder = AttentionDecoder(decoder_units, decoder_layers, dropout, cell,
-                                        scaled_attention, name="decoder")
-        self.logits = None if tied_embeddings else keras.layers.Dense(
-            vocabulary_size, dtype="float32", name="logits")
+        self.decoder = AttentionDecoder(
+            decoder_units, decoder_layers, dropout, cell, scaled_attention, name="decoder"
+        )
+        self.logits = (
+            None
+            if tied_embeddings
+            else keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")
+        )
 
     def build(self, input_shape=None):
         s = self.settings
@@ -88,8 +121,12 @@ class Translator(keras.Model):
             width = 2 * s["encoder_units"]
         self.decoder.build((None, None, s["embedding_dim"]), (None, None, width))
         if self.logits is None:
-            self.output_bias = self.add_weight(shape=(s["vocabulary_size"],), initializer="zeros",
-                                               dtype="float32", name="output_bias")
+            self.output_bias = self.add_weight(
+                shape=(s["vocabulary_size"],),
+                initializer="zeros",
+                dtype="float32",
+                name="output_bias",
+            )
         else:
             self.logits.build((None, None, s["decoder_units"]))
         self.built = True
@@ -104,8 +141,9 @@ class Translator(keras.Model):
         if self.logits is not None:
             return self.logits
         kernel = keras.ops.transpose(keras.ops.cast(self.embedding.table, "float32"))
-        return lambda attentional: (keras.ops.matmul(keras.ops.cast(attentional, "float32"),
-                                                     kernel) + self.output_bias)
+        return lambda attentional: (
+            keras.ops.matmul(keras.ops.cast(attentional, "float32"), kernel) + self.output_bias
+        )
 
     def encode(self, source_ids, training=None):
         """``(memory [batch, source, 2 * encoder_units], mask bool[batch, source])``."""
@@ -129,9 +167,11 @@ class Translator(keras.Model):
         score = self.vocabulary_scorer()
 
         def step(tokens, state):
-            attentional, state, weights = decoder_step(self.embedding(tokens, training=False),
-                                                       state)
+            attentional, state, weights = decoder_step(
+                self.embedding(tokens, training=False), state
+            )
             return tf.nn.log_softmax(score(attentional)), state, weights
+
         return step
 
     def get_config(self):
@@ -174,8 +214,9 @@ class InGraphTranslator(tf.Module):
         >>> translator.translate(tf.constant(["Where is the station?"]), 4, 0)["translation"]
     """
 
-    def __init__(self, model: Translator, tokenizer: SentencePieceTokenizer,
-                 settings: DecodingSettings):
+    def __init__(
+        self, model: Translator, tokenizer: SentencePieceTokenizer, settings: DecodingSettings
+    ):
         super().__init__()
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
 
@@ -207,26 +248,45 @@ class InGraphTranslator(tf.Module):
         lengths = tf.reduce_sum(tf.cast(ids != PAD_ID, tf.float32), axis=1)
         max_lengths = tf.minimum(
             tf.cast(tf.math.ceil(s.max_length_ratio * lengths), tf.int32) + s.max_length_offset,
-            tf.minimum(cap, s.max_target_tokens))
+            tf.minimum(cap, s.max_target_tokens),
+        )
         memory, mask = self.model.encode(ids, training=False)
         attended = self.model.decoder.attend(memory, mask)
         state = self.model.decoder.initial_state(memory, mask)
         source_length = tf.shape(ids)[1]
 
         def greedy():
-            return greedy_search(self.model.step_function(attended), state, max_lengths,
-                                 source_length, BOS_ID, EOS_ID, s.length_penalty)
+            return greedy_search(
+                self.model.step_function(attended),
+                state,
+                max_lengths,
+                source_length,
+                BOS_ID,
+                EOS_ID,
+                s.length_penalty,
+            )
 
         def beam():
             repeat = [tf.repeat(t, beam_size, axis=0) for t in attended]
-            return beam_search(self.model.step_function(repeat),
-                               [tf.repeat(t, beam_size, axis=0) for t in state], max_lengths,
-                               source_length, beam_size, BOS_ID, EOS_ID, s.length_penalty)
+            return beam_search(
+                self.model.step_function(repeat),
+                [tf.repeat(t, beam_size, axis=0) for t in state],
+                max_lengths,
+                source_length,
+                beam_size,
+                BOS_ID,
+                EOS_ID,
+                s.length_penalty,
+            )
 
         out_ids, scores, attention = tf.cond(beam_size > 1, beam, greedy)
-        out = {"translation": self.tokenizer.detokenize(out_ids), "score": scores,
-               "source_pieces": self.pieces(ids), "target_pieces": self.pieces(out_ids),
-               "attention": attention}
+        out = {
+            "translation": self.tokenizer.detokenize(out_ids),
+            "score": scores,
+            "source_pieces": self.pieces(ids),
+            "target_pieces": self.pieces(out_ids),
+            "attention": attention,
+        }
         return {name: value[:rows] for name, value in out.items()}
 
     def pieces(self, ids) -> tf.Tensor:
@@ -234,8 +294,12 @@ class InGraphTranslator(tf.Module):
         return tf.where(ids == PAD_ID, "", self.tokenizer.id_to_piece(ids))
 
 
-def export_translator(model: Translator, tokenizer: SentencePieceTokenizer,
-                      settings: DecodingSettings, directory: Path) -> None:
+def export_translator(
+    model: Translator,
+    tokenizer: SentencePieceTokenizer,
+    settings: DecodingSettings,
+    directory: Path,
+) -> None:
     """Writes the string-in SavedModel into ``directory`` (which must be empty).
 
     Signatures:
@@ -256,8 +320,13 @@ def export_translator(model: Translator, tokenizer: SentencePieceTokenizer,
         out = translator.translate(source, settings.beam_size, 0)
         return {"translation": out["translation"], "score": out["score"]}
 
-    @tf.function(input_signature=[source_spec, tf.TensorSpec([], tf.int32, name="beam_size"),
-                                  tf.TensorSpec([], tf.int32, name="max_length")])
+    @tf.function(
+        input_signature=[
+            source_spec,
+            tf.TensorSpec([], tf.int32, name="beam_size"),
+            tf.TensorSpec([], tf.int32, name="max_length"),
+        ]
+    )
     def translate(source, beam_size, max_length):
         return translator.translate(source, beam_size, max_length)
 

@@ -1,9 +1,9 @@
 """The Starlette application: TF Serving's REST API over a ``Registry``, and the playground.
 
-    GET  /v1/models/<name>[/versions/<v>]            model status
-    GET  /v1/models/<name>[/versions/<v>]/metadata   signatures, dtypes, shapes
-    POST /v1/models/<name>[/versions/<v>]:predict    row ("instances") or columnar ("inputs")
-    GET  /                                           the playground page
+GET  /v1/models/<name>[/versions/<v>]            model status
+GET  /v1/models/<name>[/versions/<v>]/metadata   signatures, dtypes, shapes
+POST /v1/models/<name>[/versions/<v>]:predict    row ("instances") or columnar ("inputs")
+GET  /                                           the playground page
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from nlp_lstm.rest import protocol
-from nlp_lstm.rest.batching import QueueFull
+from nlp_lstm.rest.batching import QueueFullError
 from nlp_lstm.rest.models import Registry, Servable
 from nlp_lstm.rest.protocol import Limits, RequestError
 
 log = logging.getLogger("nlp_lstm.rest")
 
-MODEL_PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-                        r"(?P<verb>/metadata|:predict|:classify|:regress)?")
+MODEL_PATH = re.compile(
+    r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<verb>/metadata|:predict|:classify|:regress)?"
+)
 
 
 def error(message: str, status: int) -> Response:
@@ -40,8 +42,9 @@ def ok(payload) -> Response:
     return Response(protocol.dumps(payload), 200, media_type="application/json")
 
 
-def create_app(registry: Registry, limits: Limits | None = None,
-               poll_seconds: float = 2.0) -> Starlette:
+def create_app(
+    registry: Registry, limits: Limits | None = None, poll_seconds: float = 2.0
+) -> Starlette:
     """The ASGI app; scans ``registry`` every ``poll_seconds`` (0: never) while it runs."""
     limits = limits or Limits()
     stop = threading.Event()
@@ -71,17 +74,24 @@ def create_app(registry: Registry, limits: Limits | None = None,
             raise RequestError(f"malformed URL: {request.url.path}", 404)
         name, verb = match["name"], match["verb"]
         if match["label"] is not None:
-            raise RequestError(f"unknown label '{match['label']}' for model '{name}': this "
-                               "server assigns no version labels", 404)
+            raise RequestError(
+                f"unknown label '{match['label']}' for model '{name}': this "
+                "server assigns no version labels",
+                404,
+            )
         version = None
         if match["version"] is not None:
             if not match["version"].isdigit():
-                raise RequestError(f"version must be a non-negative integer, not "
-                                   f"'{match['version']}'", 400)
+                raise RequestError(
+                    f"version must be a non-negative integer, not '{match['version']}'", 400
+                )
             version = int(match["version"])
         if verb in (":classify", ":regress"):
-            raise RequestError(f"{verb[1:]} is not supported: these exports have predict "
-                               "signatures only; use :predict", 400)
+            raise RequestError(
+                f"{verb[1:]} is not supported: these exports have predict "
+                "signatures only; use :predict",
+                400,
+            )
         expected = "POST" if verb == ":predict" else "GET"
         if request.method != expected:
             raise RequestError(f"{request.method} is not allowed here; use {expected}", 405)
@@ -89,12 +99,21 @@ def create_app(registry: Registry, limits: Limits | None = None,
             return ok(status(name, version))
         servable = find(name, version)
         if verb == "/metadata":
-            return ok({"model_spec": {"name": name, "signature_name": "",
-                                      "version": str(servable.version)},
-                       "metadata": {"signature_def": servable.signature_def,
-                                    # another entry of TF Serving's metadata map: the
-                                    # export's task and labels (what the playground shows)
-                                    "nlp_lstm": servable.summary}})
+            return ok(
+                {
+                    "model_spec": {
+                        "name": name,
+                        "signature_name": "",
+                        "version": str(servable.version),
+                    },
+                    "metadata": {
+                        "signature_def": servable.signature_def,
+                        # another entry of TF Serving's metadata map: the
+                        # export's task and labels (what the playground shows)
+                        "nlp_lstm": servable.summary,
+                    },
+                }
+            )
         return await predict(request, servable)
 
     def find(name: str, version: int | None) -> Servable:
@@ -110,12 +129,19 @@ def create_app(registry: Registry, limits: Limits | None = None,
             states = {version: states[version]} if version in states else {}
         if not states:
             spec = f"model '{name}'" + (f" version {version}" if version is not None else "")
-            raise RequestError(f"Could not find any versions of {spec} under "
-                               f"{registry.model_dir}", 404)
-        return {"model_version_status": [
-            {"version": str(v), "state": s.state,
-             "status": {"error_code": s.error_code, "error_message": s.error_message}}
-            for v, s in sorted(states.items(), reverse=True)]}
+            raise RequestError(
+                f"Could not find any versions of {spec} under {registry.model_dir}", 404
+            )
+        return {
+            "model_version_status": [
+                {
+                    "version": str(v),
+                    "state": s.state,
+                    "status": {"error_code": s.error_code, "error_message": s.error_message},
+                }
+                for v, s in sorted(states.items(), reverse=True)
+            ]
+        }
 
     async def predict(request: Request, servable: Servable) -> Response:
         body = await read_body(request, limits.max_body_bytes)
@@ -124,10 +150,13 @@ def create_app(registry: Registry, limits: Limits | None = None,
             return ok(protocol.predict_response(parsed, []))
         batcher = servable.batcher
         try:
-            results = await asyncio.gather(*[
-                batcher.submit((parsed.signature.name, group.scalars), group.columns)
-                for group in parsed.groups])
-        except QueueFull as full:
+            results = await asyncio.gather(
+                *[
+                    batcher.submit((parsed.signature.name, group.scalars), group.columns)
+                    for group in parsed.groups
+                ]
+            )
+        except QueueFullError as full:
             return error(f"the server is overloaded ({full}); retry later", 503)
         except Exception as failure:  # noqa: BLE001
             import tensorflow as tf
@@ -139,18 +168,24 @@ def create_app(registry: Registry, limits: Limits | None = None,
         return ok(protocol.predict_response(parsed, results))
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
-        return error(exc.detail if exc.status_code != 404 else
-                     f"no such endpoint: {request.url.path}", exc.status_code)
+        return error(
+            exc.detail if exc.status_code != 404 else f"no such endpoint: {request.url.path}",
+            exc.status_code,
+        )
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s", request.url.path, exc_info=exc)
         return error(f"internal error: {type(exc).__name__}", 500)
 
-    routes = [Route("/", index, methods=["GET"]),
-              Route("/v1/models/{rest:path}", models, methods=["GET", "POST", "PUT", "DELETE",
-                                                                "PATCH"])]
-    return Starlette(routes=routes, lifespan=lifespan,
-                     exception_handlers={HTTPException: not_found, Exception: server_error})
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/v1/models/{rest:path}", models, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: not_found, Exception: server_error},
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

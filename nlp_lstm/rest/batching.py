@@ -19,12 +19,12 @@ import collections
 import concurrent.futures
 import dataclasses
 import time
-from typing import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
 
-class QueueFull(Exception):
+class QueueFullError(Exception):
     """More rows are waiting than ``max_queued_rows``: the server is overloaded."""
 
 
@@ -49,22 +49,29 @@ class Batcher:
         max_batch_size: most rows in one call; larger requests are split.
         batch_timeout: seconds the oldest request may wait for others to join it.
         batch_threads: calls that may run at once.
-        max_queued_rows: rows that may wait; beyond that ``submit`` raises ``QueueFull``.
+        max_queued_rows: rows that may wait; beyond that ``submit`` raises ``QueueFullError``.
         trim: output names -> trims one request's slice of a merged batch back to the
             width it would have had alone (outputs padded to the batch's longest row).
     """
 
-    def __init__(self, run: RunFunction, max_batch_size: int = 64, batch_timeout: float = 0.005,
-                 batch_threads: int = 1, max_queued_rows: int = 10_000,
-                 trim: Callable[[str, np.ndarray], np.ndarray] | None = None,
-                 name: str = "batcher"):
+    def __init__(
+        self,
+        run: RunFunction,
+        max_batch_size: int = 64,
+        batch_timeout: float = 0.005,
+        batch_threads: int = 1,
+        max_queued_rows: int = 10_000,
+        trim: Callable[[str, np.ndarray], np.ndarray] | None = None,
+        name: str = "batcher",
+    ):
         if max_batch_size < 1 or batch_threads < 1 or batch_timeout < 0:
             raise ValueError("max_batch_size and batch_threads must be >= 1, batch_timeout >= 0")
         self.run, self.trim = run, trim
         self.max_batch_size, self.batch_timeout = max_batch_size, batch_timeout
         self.max_queued_rows = max_queued_rows
-        self.executor = concurrent.futures.ThreadPoolExecutor(batch_threads,
-                                                              thread_name_prefix=name)
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            batch_threads, thread_name_prefix=name
+        )
         self.free_threads = asyncio.Semaphore(batch_threads)
         self.pending: collections.deque[_Pending] = collections.deque()
         self.queued_rows = 0
@@ -81,18 +88,24 @@ class Batcher:
         outputs, each with this request's rows as the first axis."""
         rows = len(next(iter(columns.values())))
         if self.queued_rows + rows > self.max_queued_rows:
-            raise QueueFull(f"{self.queued_rows} rows are already waiting")
+            raise QueueFullError(f"{self.queued_rows} rows are already waiting")
         if self.task is None or self.task.done():  # first use, or closed while idle
             if self.executor is None:
                 self.executor = concurrent.futures.ThreadPoolExecutor(
-                    self.batch_threads, thread_name_prefix=self.name)
+                    self.batch_threads, thread_name_prefix=self.name
+                )
             self.task = asyncio.get_running_loop().create_task(self._schedule())
         loop = asyncio.get_running_loop()
         parts = []
         for start in range(0, rows, self.max_batch_size):
-            part = {k: v[start:start + self.max_batch_size] for k, v in columns.items()}
-            pending = _Pending(key, part, min(self.max_batch_size, rows - start),
-                               loop.create_future(), time.monotonic())
+            part = {k: v[start : start + self.max_batch_size] for k, v in columns.items()}
+            pending = _Pending(
+                key,
+                part,
+                min(self.max_batch_size, rows - start),
+                loop.create_future(),
+                time.monotonic(),
+            )
             self.pending.append(pending)
             self.queued_rows += pending.rows
             parts.append(pending.future)
@@ -194,8 +207,11 @@ def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
     for part in parts:
         pad = [(0, 0)] + [(0, width - part.shape[axis + 1]) for axis, width in enumerate(shape)]
         fill = b"" if part.dtype.kind in "SOU" else 0
-        padded.append(np.pad(part, pad, constant_values=fill) if part.dtype.kind != "O"
-                      else _pad_object(part, shape))
+        padded.append(
+            np.pad(part, pad, constant_values=fill)
+            if part.dtype.kind != "O"
+            else _pad_object(part, shape)
+        )
     return np.concatenate(padded)
 
 
@@ -213,8 +229,11 @@ def trim_padding(value: np.ndarray, dynamic_axes: Sequence[int]) -> np.ndarray:
             continue
         other = tuple(a for a in range(value.ndim) if a != axis)
         if value.dtype == object or value.dtype.kind in "SU":
-            used = np.any(value != b"", axis=other) if value.dtype == object \
+            used = (
+                np.any(value != b"", axis=other)
+                if value.dtype == object
                 else np.any(value != value.dtype.type(), axis=other)
+            )
         else:
             used = np.any(value != 0, axis=other)
         nonzero = np.flatnonzero(used)

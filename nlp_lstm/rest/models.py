@@ -8,8 +8,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Hashable
 
 import numpy as np
 
@@ -80,8 +80,11 @@ class Servable:
             outputs = {n: _info(spec) for n, spec in function.structured_outputs.items()}
             self.signatures[key] = SignatureInfo(key, inputs, outputs)
         self.signature_def = _signature_def_json(path, set(self.signatures))
-        self.summary = {k: self.export_metadata[k] for k in ("task", "labels", "created")
-                        if k in self.export_metadata}
+        self.summary = {
+            k: self.export_metadata[k]
+            for k in ("task", "labels", "created")
+            if k in self.export_metadata
+        }
         self.batching = batching
         self._batcher: Batcher | None = None
 
@@ -89,10 +92,15 @@ class Servable:
     def batcher(self) -> Batcher:
         """Made on first use, inside the event loop."""
         if self._batcher is None:
-            self._batcher = Batcher(self.run, self.batching.max_batch_size,
-                                    self.batching.batch_timeout, self.batching.batch_threads,
-                                    self.batching.max_queued_rows, trim=self._trim,
-                                    name=f"{self.name}-{self.version}")
+            self._batcher = Batcher(
+                self.run,
+                self.batching.max_batch_size,
+                self.batching.batch_timeout,
+                self.batching.batch_threads,
+                self.batching.max_queued_rows,
+                trim=self._trim,
+                name=f"{self.name}-{self.version}",
+            )
         return self._batcher
 
     def retire(self) -> None:
@@ -101,15 +109,20 @@ class Servable:
             self._batcher.close_when_idle()
 
     def run(self, key: Hashable, columns: dict[str, list]) -> dict[str, np.ndarray]:
-        """One signature call (on a batch thread). ``key``: ``(signature, ((scalar, value), ...))``."""
+        """One signature call (on a batch thread).
+
+        ``key`` is ``(signature, ((scalar, value), ...))``."""
         import tensorflow as tf
 
         signature_name, scalars = key
         info = self.signatures[signature_name]
-        tensors = {name: tf.constant(values, dtype=info.inputs[name].dtype)
-                   for name, values in columns.items()}
-        tensors.update({name: tf.constant(value, dtype=info.inputs[name].dtype)
-                        for name, value in scalars})
+        tensors = {
+            name: tf.constant(values, dtype=info.inputs[name].dtype)
+            for name, values in columns.items()
+        }
+        tensors.update(
+            {name: tf.constant(value, dtype=info.inputs[name].dtype) for name, value in scalars}
+        )
         outputs = self.module.signatures[signature_name](**tensors)
         return {name: value.numpy() for name, value in outputs.items()}
 
@@ -122,8 +135,9 @@ class Servable:
     def warm_up(self) -> None:
         """Runs every signature once on one short string (zero for every scalar)."""
         for key, info in self.signatures.items():
-            if not info.batched_inputs or any(t.dtype != "string" for t in info.inputs.values()
-                                              if t.batched):
+            if not info.batched_inputs or any(
+                t.dtype != "string" for t in info.inputs.values() if t.batched
+            ):
                 continue
             scalars = tuple((n, 0) for n in info.scalar_inputs)
             try:
@@ -133,8 +147,9 @@ class Servable:
 
 
 def _info(spec) -> TensorInfo:
-    return TensorInfo(spec.dtype.name, tuple(spec.shape.as_list()) if spec.shape.rank is not None
-                      else (None,))
+    return TensorInfo(
+        spec.dtype.name, tuple(spec.shape.as_list()) if spec.shape.rank is not None else (None,)
+    )
 
 
 def _signature_def_json(path: Path, keep: set[str]) -> dict:
@@ -148,8 +163,10 @@ def _signature_def_json(path: Path, keep: set[str]) -> dict:
     for key, signature in saved.meta_graphs[0].signature_def.items():
         if key in keep:
             result[key] = json_format.MessageToDict(
-                signature, preserving_proto_field_name=True,
-                always_print_fields_with_no_presence=True)
+                signature,
+                preserving_proto_field_name=True,
+                always_print_fields_with_no_presence=True,
+            )
     return {"signature_def": result}
 
 
@@ -168,8 +185,13 @@ class Registry:
     unloaded once it is available); ``all`` serves every version.
     """
 
-    def __init__(self, model_dir: Path, policy: str = "latest",
-                 batching: BatchSettings | None = None, warm_up: bool = True):
+    def __init__(
+        self,
+        model_dir: Path,
+        policy: str = "latest",
+        batching: BatchSettings | None = None,
+        warm_up: bool = True,
+    ):
         if policy not in ("latest", "all"):
             raise ValueError(f"unknown version policy {policy!r}")
         self.model_dir, self.policy = Path(model_dir), policy
@@ -198,8 +220,11 @@ class Registry:
         for folder in sorted(self.model_dir.iterdir()):
             if folder.name.startswith(".") or not folder.is_dir():
                 continue
-            versions = sorted(int(p.name) for p in folder.iterdir()
-                              if p.name.isdigit() and (p / "saved_model.pb").is_file())
+            versions = sorted(
+                int(p.name)
+                for p in folder.iterdir()
+                if p.name.isdigit() and (p / "saved_model.pb").is_file()
+            )
             if versions:
                 found[folder.name] = versions
         return found
@@ -217,9 +242,10 @@ class Registry:
                             break
                         continue
                     state = states.get(version)
-                    if state is not None and (state.state == "END"
-                                              and (state.error_code == "OK"
-                                                   or state.attempts >= LOAD_ATTEMPTS)):
+                    if state is not None and (
+                        state.state == "END"
+                        and (state.error_code == "OK" or state.attempts >= LOAD_ATTEMPTS)
+                    ):
                         continue  # unloaded on purpose, or given up on
                     loaded = self._load(name, version, states)
                     if loaded is not None:
@@ -256,8 +282,13 @@ class Registry:
             log.warning("cannot load %s (attempt %d): %s", path, attempts, message)
             return None
         states[version] = VersionState("AVAILABLE", attempts=attempts)
-        log.warning("serving %s version %d (%s; loaded in %.1f s)", name, version,
-                    ", ".join(servable.signatures), time.monotonic() - started)
+        log.warning(
+            "serving %s version %d (%s; loaded in %.1f s)",
+            name,
+            version,
+            ", ".join(servable.signatures),
+            time.monotonic() - started,
+        )
         return servable
 
     def _unload(self, name: str, servable: Servable, states: dict) -> None:
@@ -268,12 +299,14 @@ class Registry:
 
     def watch(self, poll_seconds: float, stop: threading.Event) -> threading.Thread:
         """Rescans every ``poll_seconds`` on a daemon thread until ``stop`` is set."""
+
         def loop():
             while not stop.wait(poll_seconds):
                 try:
                     self.scan()
                 except Exception as error:  # noqa: BLE001  keep watching
                     log.warning("model scan failed: %s", error)
+
         thread = threading.Thread(target=loop, name="model-watcher", daemon=True)
         thread.start()
         return thread

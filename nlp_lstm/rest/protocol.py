@@ -16,9 +16,15 @@ import numpy as np
 
 from nlp_lstm.rest.models import SignatureInfo
 
-INT_RANGES = {"int8": (-2**7, 2**7 - 1), "uint8": (0, 2**8 - 1), "int16": (-2**15, 2**15 - 1),
-              "int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1),
-              "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1)}
+INT_RANGES = {
+    "int8": (-(2**7), 2**7 - 1),
+    "uint8": (0, 2**8 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
+}
 FLOAT_TYPES = {"float16", "bfloat16", "float32", "float64"}
 
 
@@ -43,9 +49,14 @@ class Limits:
 
     def argument_ranges(self) -> dict[str, tuple[float, float]]:
         """Inclusive ranges of the exports' scalar arguments, by input name."""
-        return {"max_new_chars": (0, self.max_new_chars), "temperature": (0.0, 100.0),
-                "top_k": (0, 2**31 - 1), "top_p": (0.0, 1.0), "beam_size": (0, self.max_beam_size),
-                "max_length": (0, self.max_length)}
+        return {
+            "max_new_chars": (0, self.max_new_chars),
+            "temperature": (0.0, 100.0),
+            "top_k": (0, 2**31 - 1),
+            "top_p": (0.0, 1.0),
+            "beam_size": (0, self.max_beam_size),
+            "max_length": (0, self.max_length),
+        }
 
 
 @dataclasses.dataclass
@@ -69,8 +80,9 @@ def parse_body(body: bytes) -> dict:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise RequestError(f"the request body is not UTF-8 ({error.reason} at byte "
-                           f"{error.start})") from None
+        raise RequestError(
+            f"the request body is not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
     try:
         request = json.loads(text)
     except RecursionError:
@@ -82,22 +94,26 @@ def parse_body(body: bytes) -> dict:
     return request
 
 
-def parse_predict(request: dict, signatures: dict[str, SignatureInfo],
-                  limits: Limits) -> PredictRequest:
+def parse_predict(
+    request: dict, signatures: dict[str, SignatureInfo], limits: Limits
+) -> PredictRequest:
     """Checks a predict request against the signature it names."""
     name = request.get("signature_name")
     if name is not None and not isinstance(name, str):
         raise RequestError("'signature_name' must be a string")
     name = name or "serving_default"  # "" means the default, as in TF Serving
     if name not in signatures:
-        raise RequestError(f"unknown signature '{name}'; this model has "
-                           f"{', '.join(sorted(signatures))}")
+        raise RequestError(
+            f"unknown signature '{name}'; this model has {', '.join(sorted(signatures))}"
+        )
     signature = signatures[name]
     if ("instances" in request) == ("inputs" in request):
-        raise RequestError("the request needs either 'instances' (row format) or 'inputs' "
-                           "(columnar format), not both" if "inputs" in request else
-                           "the request needs 'instances' (row format) or 'inputs' "
-                           "(columnar format)")
+        raise RequestError(
+            "the request needs either 'instances' (row format) or 'inputs' "
+            "(columnar format), not both"
+            if "inputs" in request
+            else "the request needs 'instances' (row format) or 'inputs' (columnar format)"
+        )
     if not signature.batched_inputs:
         raise RequestError(f"signature '{name}' has no batched input; it cannot be served")
     if "instances" in request:
@@ -116,24 +132,30 @@ def _parse_rows(instances, signature: SignatureInfo, limits: Limits) -> PredictR
             values = instance
             unknown = sorted(set(values) - set(signature.inputs))
             if unknown:
-                raise RequestError(f"instance {index}: unknown input '{unknown[0]}'; signature "
-                                   f"'{signature.name}' takes {_names(signature)}")
+                raise RequestError(
+                    f"instance {index}: unknown input '{unknown[0]}'; signature "
+                    f"'{signature.name}' takes {_names(signature)}"
+                )
         elif single:
             values = {next(iter(signature.inputs)): instance}
         else:
-            raise RequestError(f"instance {index} must be an object with the inputs "
-                               f"{_names(signature)}")
+            raise RequestError(
+                f"instance {index} must be an object with the inputs {_names(signature)}"
+            )
         missing = [n for n in signature.inputs if n not in values]
         if missing:
             raise RequestError(f"instance {index}: missing input '{missing[0]}'")
-        scalars = tuple((n, _scalar(values[n], n, signature.inputs[n].dtype, limits,
-                                    f"instance {index}: "))
-                        for n in signature.scalar_inputs)
-        group = groups.setdefault(scalars, Group(scalars, {n: [] for n in signature.batched_inputs},
-                                                 []))
+        scalars = tuple(
+            (n, _scalar(values[n], n, signature.inputs[n].dtype, limits, f"instance {index}: "))
+            for n in signature.scalar_inputs
+        )
+        group = groups.setdefault(
+            scalars, Group(scalars, {n: [] for n in signature.batched_inputs}, [])
+        )
         for n in signature.batched_inputs:
-            group.columns[n].append(_element(values[n], n, signature.inputs[n], limits,
-                                             f"instance {index}: "))
+            group.columns[n].append(
+                _element(values[n], n, signature.inputs[n], limits, f"instance {index}: ")
+            )
         group.rows.append(index)
     return PredictRequest(signature, True, list(groups.values()), len(instances))
 
@@ -145,13 +167,16 @@ def _parse_columns(inputs, signature: SignatureInfo, limits: Limits) -> PredictR
         inputs = {next(iter(signature.inputs)): inputs}
     unknown = sorted(set(inputs) - set(signature.inputs))
     if unknown:
-        raise RequestError(f"unknown input '{unknown[0]}'; signature '{signature.name}' takes "
-                           f"{_names(signature)}")
+        raise RequestError(
+            f"unknown input '{unknown[0]}'; signature '{signature.name}' takes {_names(signature)}"
+        )
     missing = [n for n in signature.inputs if n not in inputs]
     if missing:
         raise RequestError(f"missing input '{missing[0]}'")
-    scalars = tuple((n, _scalar(inputs[n], n, signature.inputs[n].dtype, limits, ""))
-                    for n in signature.scalar_inputs)
+    scalars = tuple(
+        (n, _scalar(inputs[n], n, signature.inputs[n].dtype, limits, ""))
+        for n in signature.scalar_inputs
+    )
     columns, size = {}, None
     for n in signature.batched_inputs:
         value = inputs[n]
@@ -161,8 +186,9 @@ def _parse_columns(inputs, signature: SignatureInfo, limits: Limits) -> PredictR
             raise RequestError(f"input '{n}' has {len(value)} rows, other inputs {size}")
         size = len(value)
         _check_rows(size, limits)
-        columns[n] = [_element(v, n, signature.inputs[n], limits, f"row {i}: ")
-                      for i, v in enumerate(value)]
+        columns[n] = [
+            _element(v, n, signature.inputs[n], limits, f"row {i}: ") for i, v in enumerate(value)
+        ]
     return PredictRequest(signature, False, [Group(scalars, columns, list(range(size)))], size)
 
 
@@ -182,8 +208,10 @@ def _is_b64(value) -> bool:
 def _element(value, name: str, info, limits: Limits, where: str):
     """One row's value of a batched input (a string, for every export here)."""
     if len(info.shape) > 1:
-        raise RequestError(f"{where}input '{name}' has rank {len(info.shape)}; only inputs of "
-                           "rank 1 (one value per row) are supported")
+        raise RequestError(
+            f"{where}input '{name}' has rank {len(info.shape)}; only inputs of "
+            "rank 1 (one value per row) are supported"
+        )
     if info.dtype == "string":
         return _string(value, name, limits, where)
     return _number(value, name, info.dtype, where)
@@ -203,19 +231,25 @@ def _string(value, name: str, limits: Limits, where: str) -> bytes:
             raise RequestError(f"{where}input '{name}': the text is not UTF-8") from None
     elif isinstance(value, str):
         if len(value) > limits.max_string_bytes:  # cheap bound before encoding
-            raise RequestError(f"{where}input '{name}' is longer than the limit of "
-                               f"{limits.max_string_bytes} bytes", 413)
+            raise RequestError(
+                f"{where}input '{name}' is longer than the limit of "
+                f"{limits.max_string_bytes} bytes",
+                413,
+            )
         try:
             data = value.encode("utf-8")
         except UnicodeEncodeError:
-            raise RequestError(f"{where}input '{name}' is not valid Unicode (an unpaired "
-                               "surrogate escape)") from None
+            raise RequestError(
+                f"{where}input '{name}' is not valid Unicode (an unpaired surrogate escape)"
+            ) from None
     else:
-        raise RequestError(f"{where}input '{name}' must be a string, not "
-                           f"{_json_type(value)}")
+        raise RequestError(f"{where}input '{name}' must be a string, not {_json_type(value)}")
     if len(data) > limits.max_string_bytes:
-        raise RequestError(f"{where}input '{name}' is {len(data)} bytes of UTF-8; the limit is "
-                           f"{limits.max_string_bytes}", 413)
+        raise RequestError(
+            f"{where}input '{name}' is {len(data)} bytes of UTF-8; the limit is "
+            f"{limits.max_string_bytes}",
+            413,
+        )
     return data
 
 
@@ -225,8 +259,9 @@ def _number(value, name: str, dtype: str, where: str):
             raise RequestError(f"{where}input '{name}' must be true or false")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RequestError(f"{where}input '{name}' must be a number ({dtype}), not "
-                           f"{_json_type(value)}")
+        raise RequestError(
+            f"{where}input '{name}' must be a number ({dtype}), not {_json_type(value)}"
+        )
     if dtype in INT_RANGES:
         if isinstance(value, float):
             if not value.is_integer():
@@ -241,8 +276,9 @@ def _number(value, name: str, dtype: str, where: str):
         if dtype != "float64" and math.isfinite(value) and abs(value) > 3.4028234663852886e38:
             raise RequestError(f"{where}input '{name}' = {value} does not fit {dtype}")
         return value
-    raise RequestError(f"{where}input '{name}' has dtype {dtype}, which this server cannot "
-                       "take from JSON")
+    raise RequestError(
+        f"{where}input '{name}' has dtype {dtype}, which this server cannot take from JSON"
+    )
 
 
 def _scalar(value, name: str, dtype: str, limits: Limits, where: str):
@@ -255,19 +291,27 @@ def _scalar(value, name: str, dtype: str, limits: Limits, where: str):
         raise RequestError(f"{where}input '{name}' must be finite")
     bounds = limits.argument_ranges().get(name)
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        raise RequestError(f"{where}input '{name}' = {value} is out of range "
-                           f"[{bounds[0]}, {bounds[1]}]")
+        raise RequestError(
+            f"{where}input '{name}' = {value} is out of range [{bounds[0]}, {bounds[1]}]"
+        )
     return value
 
 
 def _json_type(value) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 # Responses ------------------------------------------------------------------------------
+
 
 def to_json(value: np.ndarray, name: str):
     """A numpy output as TF Serving writes it: UTF-8 text for strings (base64 objects for
