@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when no test was collected; that is not a failure of the suite.
 test: $(STAMP)
+	$(MAKE) lint
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 	$(MAKE) docs
 
@@ -29,7 +30,7 @@ test: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-# Lint and formatting (configured in pyproject.toml); not part of `make test` yet.
+# Lint and formatting (configured in pyproject.toml); part of `make test`.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

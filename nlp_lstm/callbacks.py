@@ -1,19 +1,21 @@
 """Keras callbacks of the shared fit loop: mid-epoch checkpoints, resumable early
-stopping, divergence."""
+stopping, divergence, stopping on a signal."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import Interrupted, NlpLstmError, handling_signals
 
 POSITION_FILE = "position.json"
 
@@ -49,14 +51,21 @@ def read_position(directory: Path) -> Position | None:
         return None
     try:
         saved = json.loads(pointer.read_text())
-        position = Position(int(saved["epoch"]), int(saved["step"]), directory / saved["weights"],
-                            str(saved["key"]))
+        position = Position(
+            int(saved["epoch"]), int(saved["step"]), directory / saved["weights"], str(saved["key"])
+        )
     except (ValueError, KeyError, TypeError) as error:
-        raise NlpLstmError(f"damaged checkpoint ({type(error).__name__}: {error}); delete "
-                           f"{directory} to train from the start", path=pointer) from None
+        raise NlpLstmError(
+            f"damaged checkpoint ({type(error).__name__}: {error}); delete "
+            f"{directory} to train from the start",
+            path=pointer,
+        ) from None
     if not position.weights.exists():
-        raise NlpLstmError(f"damaged checkpoint: {position.weights.name} is missing; delete "
-                           f"{directory} to train from the start", path=pointer)
+        raise NlpLstmError(
+            f"damaged checkpoint: {position.weights.name} is missing; delete "
+            f"{directory} to train from the start",
+            path=pointer,
+        )
     return position
 
 
@@ -86,15 +95,15 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = global_step(self.model)
-        if step % self.every == 0 and step % self.steps_per_epoch and self._finite(logs):
+        if step % self.every == 0 and step % self.steps_per_epoch and self.finite(logs):
             self.save(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._finite(logs):
+        if self.finite(logs):
             self.save(global_step(self.model))
 
     @staticmethod
-    def _finite(logs) -> bool:
+    def finite(logs) -> bool:
         return math.isfinite(float((logs or {}).get("loss", 0.0)))
 
     def save(self, global_step: int) -> None:
@@ -105,13 +114,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         os.replace(partial, self.directory / name)
         epoch, step = divmod(global_step, self.steps_per_epoch)
         pointer = self.directory / f".{POSITION_FILE}.partial"
-        pointer.write_text(json.dumps({"epoch": epoch, "step": step, "weights": name,
-                                        "key": self.key}))
+        pointer.write_text(
+            json.dumps({"epoch": epoch, "step": step, "weights": name, "key": self.key})
+        )
         os.replace(pointer, self.directory / POSITION_FILE)
         # Keep the previous file too: a reader that read the old pointer just before
         # the replace (another worker, a monitor) still finds the weights it names.
-        saved = sorted(self.directory.glob("step-*.weights.h5"),
-                       key=lambda path: int(path.name.split("-")[1].split(".")[0]))
+        saved = sorted(
+            self.directory.glob("step-*.weights.h5"),
+            key=lambda path: int(path.name.split("-")[1].split(".")[0]),
+        )
         for old in saved[:-2]:
             old.unlink(missing_ok=True)
 
@@ -124,8 +136,11 @@ def logged(history_file: Path, monitor: str, epochs: int | None = None) -> list[
         return []
     with history_file.open(newline="") as f:
         rows = {int(row["epoch"]): row for row in csv.DictReader(f) if row.get("epoch")}
-    return [float(rows[epoch].get(monitor) or "nan") for epoch in sorted(rows)
-            if epochs is None or epoch < epochs]
+    return [
+        float(rows[epoch].get(monitor) or "nan")
+        for epoch in sorted(rows)
+        if epochs is None or epoch < epochs
+    ]
 
 
 def best_of(values: list[float], mode: str) -> float:
@@ -181,3 +196,46 @@ class StopOnDivergence(keras.callbacks.Callback):
             epoch, step = divmod(global_step(self.model) - 1, self.steps_per_epoch)
             self.where = {"epoch": epoch + 1, "step": step + 1, "loss": float(loss)}
             self.model.stop_training = True
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """While active, SIGINT and SIGTERM are recorded in the yielded list instead of
+    stopping the process (``StopOnSignal`` acts on them); a second one raises
+    ``Interrupted`` at once."""
+    received: list[int] = []
+
+    def record(signum, frame):
+        if received:
+            raise Interrupted(signum)
+        received.append(signum)
+
+    with handling_signals(record):
+        yield received
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Stops training at the first safe point after a signal (see ``deferred_signals``)
+    and raises ``Interrupted``: at the end of a training step, after writing a checkpoint
+    there, or, for the last step of an epoch, once the epoch's validation, logs and
+    checkpoint are written. Put it after ``checkpoint``.
+
+    Args:
+        received: the signals received so far (filled by ``deferred_signals``).
+        checkpoint: the run's checkpoint callback.
+    """
+
+    def __init__(self, received: list[int], checkpoint: TrainingCheckpoint):
+        super().__init__()
+        self.received, self.checkpoint = received, checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = global_step(self.model)
+        if self.received and step % self.checkpoint.steps_per_epoch:
+            if self.checkpoint.finite(logs):
+                self.checkpoint.save(step)
+            raise Interrupted(self.received[0])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.received:
+            raise Interrupted(self.received[0])

@@ -48,10 +48,12 @@ class Range:
         """What is wrong with ``value`` (``None`` if it is in range)."""
         if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number {self}"
-        too_low = self.low is not None and (value <= self.low if self.low_open
-                                            else value < self.low)
-        too_high = self.high is not None and (value > self.high if self.high_closed
-                                              else value >= self.high)
+        too_low = self.low is not None and (
+            value <= self.low if self.low_open else value < self.low
+        )
+        too_high = self.high is not None and (
+            value > self.high if self.high_closed else value >= self.high
+        )
         return f"must be {self}" if too_low or too_high else None
 
 
@@ -73,8 +75,9 @@ def check_ranges(config, ranges: dict[str, Range]) -> None:
         value = getattr(config, name)
         problem = allowed.problem(value)
         if problem:
-            raise NlpLstmError(f"config field {name!r} (--{name.replace('_', '-')}) is "
-                               f"{value!r}; it {problem}")
+            raise NlpLstmError(
+                f"config field {name!r} (--{name.replace('_', '-')}) is {value!r}; it {problem}"
+            )
 
 
 def bounded(kind: type, low: float, high: float | None = None):
@@ -86,6 +89,7 @@ def bounded(kind: type, low: float, high: float | None = None):
         if problem:
             raise argparse.ArgumentTypeError(f"{text} is out of range: {problem}")
         return kind(text)
+
     parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
     return parse
 
@@ -95,9 +99,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        shown = action.option_strings and action.nargs != 0 and "default" not in text and not (
-            action.default is None or action.default is argparse.SUPPRESS
-            or isinstance(action.default, list))
+        shown = (
+            action.option_strings
+            and action.nargs != 0
+            and "default" not in text
+            and not (
+                action.default is None
+                or action.default is argparse.SUPPRESS
+                or isinstance(action.default, list)
+            )
+        )
         if shown:
             text += " (default: %(default)s)"
         return text
@@ -135,8 +146,9 @@ def _coerce(field: dataclasses.Field, hints: dict, raw: str):
             values = [item(v) for v in raw.split(",") if v.strip()]
             return tuple(values) if origin is tuple else values
     except ValueError:
-        raise NlpLstmError(f"config field {field.name!r} expects {kind.__name__}, "
-                           f"got {raw!r}") from None
+        raise NlpLstmError(
+            f"config field {field.name!r} expects {kind.__name__}, got {raw!r}"
+        ) from None
     raise NlpLstmError(f"config field {field.name!r} cannot be set from the command line")
 
 
@@ -169,8 +181,9 @@ def resolve(config_type, presets: dict[str, dict], preset: str, overrides: list[
 def resolve_finetuning(config_type, saved: dict, finetuning: dict, overrides: list[str]):
     """A fine-tuning run's config: the export's ``saved`` config, then the recipe's
     ``finetuning`` values (e.g. a lower learning rate), then ``name=value`` overrides."""
-    return apply_overrides(dataclasses.replace(from_dict(config_type, saved), **finetuning),
-                           overrides)
+    return apply_overrides(
+        dataclasses.replace(from_dict(config_type, saved), **finetuning), overrides
+    )
 
 
 def from_dict(config_type, values: dict):
@@ -178,7 +191,9 @@ def from_dict(config_type, values: dict):
     known = {f.name for f in dataclasses.fields(config_type)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise NlpLstmError(f"unknown config field(s) {', '.join(unknown)} for {config_type.__name__}")
+        raise NlpLstmError(
+            f"unknown config field(s) {', '.join(unknown)} for {config_type.__name__}"
+        )
     return config_type(**values)
 
 

@@ -1,8 +1,16 @@
-"""The one error type users see: a message that names the file and line."""
+"""How a command fails: ``NlpLstmError``, a message that names the file and line
+(printed as one ``error:`` line, exit status 2), or ``Interrupted`` by a signal
+(exit status 128 + the signal's number)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class NlpLstmError(Exception):
@@ -20,6 +28,47 @@ class NlpLstmError(Exception):
 
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
         self.message, self.path, self.line = message, path, line
-        where = f"{path}:{line}: " if path is not None and line is not None else (
-            f"{path}: " if path is not None else "")
+        where = (
+            f"{path}:{line}: "
+            if path is not None and line is not None
+            else (f"{path}: " if path is not None else "")
+        )
         super().__init__(where + message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM stopped the command.
+
+    Args:
+        signum: the signal's number; the command exits with ``128 + signum``.
+        detail: what was kept (e.g. the rows already written), for the closing line.
+    """
+
+    def __init__(self, signum: int, detail: str = ""):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.detail = signum, detail
+
+
+def signal_of(stop: KeyboardInterrupt) -> signal.Signals:
+    """The signal behind an interrupt (a plain ``KeyboardInterrupt`` is SIGINT's)."""
+    return signal.Signals(getattr(stop, "signum", signal.SIGINT))
+
+
+@contextlib.contextmanager
+def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Runs ``handler`` on SIGINT and SIGTERM while active, then restores the previous
+    handlers; outside the main thread (where Python cannot handle signals) a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def raise_interrupted(signum: int, frame) -> None:
+    """A signal handler: stops the command at once with ``Interrupted``."""
+    raise Interrupted(signum)

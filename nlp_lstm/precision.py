@@ -38,9 +38,11 @@ def best_precision() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get(
-            "compute_capability", (0, 0))
-        return "bfloat16" if capability >= (8, 0) else "float16" if capability >= (7, 0) \
-            else "float32"
+            "compute_capability", (0, 0)
+        )
+        return (
+            "bfloat16" if capability >= (8, 0) else "float16" if capability >= (7, 0) else "float32"
+        )
     return "bfloat16" if cpu_has_bfloat16() else "float32"
 
 
@@ -58,8 +60,9 @@ def set_precision(precision: str = "auto") -> str:
         'mixed_bfloat16'
     """
     if precision not in PRECISIONS:
-        raise NlpLstmError(f"unknown precision {precision!r}; choose one of "
-                           f"{', '.join(PRECISIONS)}")
+        raise NlpLstmError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
     policy = _POLICIES[best_precision() if precision == "auto" else precision]
     keras.mixed_precision.set_global_policy(policy)
     return policy

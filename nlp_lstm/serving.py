@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,26 +38,58 @@ def load(model_dir: str | Path, task: str) -> LoadedExport:
     try:
         module = tf.saved_model.load(str(path))
     except (OSError, ValueError, tf.errors.OpError) as error:
-        raise NlpLstmError(f"cannot load the SavedModel: {str(error).splitlines()[0]}",
-                           path=path) from None
+        raise NlpLstmError(
+            f"cannot load the SavedModel: {str(error).splitlines()[0]}", path=path
+        ) from None
     return LoadedExport(path, metadata, module)
 
 
-def run_batched(signature, inputs: dict[str, list], batch_size: int,
-                keep: tuple[str, ...] | None = None, **scalars) -> dict:
+def iter_batched(
+    signature,
+    inputs: dict[str, list],
+    batch_size: int,
+    keep: tuple[str, ...] | None = None,
+    **scalars,
+) -> Iterator[tuple[int, dict]]:
+    """Calls ``signature`` on ``inputs`` in batches, yielding each batch's numpy outputs
+    as it is done.
+
+    Args:
+        keep: the outputs to yield (default all).
+
+    Yields:
+        ``(start, outputs)``: the index of the batch's first row, and its outputs.
+    """
+    import tensorflow as tf
+
+    size = len(next(iter(inputs.values())))
+    for start in range(0, size, batch_size):
+        batch = {k: tf.constant(v[start : start + batch_size]) for k, v in inputs.items()}
+        yield (
+            start,
+            {
+                key: value.numpy()
+                for key, value in signature(**batch, **scalars).items()
+                if keep is None or key in keep
+            },
+        )
+
+
+def run_batched(
+    signature,
+    inputs: dict[str, list],
+    batch_size: int,
+    keep: tuple[str, ...] | None = None,
+    **scalars,
+) -> dict:
     """Calls ``signature`` on ``inputs`` in batches; returns numpy outputs concatenated.
 
     Args:
         keep: the outputs to return (default all); outputs whose width varies from
             batch to batch (pieces, attention) cannot be concatenated.
     """
-    import tensorflow as tf
-
-    size = len(next(iter(inputs.values())))
     outputs: dict[str, list] = {}
-    for start in range(0, size, batch_size):
-        batch = {k: tf.constant(v[start:start + batch_size]) for k, v in inputs.items()}
-        for key, value in signature(**batch, **scalars).items():
-            if keep is None or key in keep:
-                outputs.setdefault(key, []).append(value.numpy())
+    for _, batch in iter_batched(signature, inputs, batch_size, keep, **scalars):
+        for key, value in batch.items():
+            outputs.setdefault(key, []).append(value)
     return {key: np.concatenate(parts) for key, parts in outputs.items()}

@@ -11,16 +11,26 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from nlp_lstm import config as config_lib
-from nlp_lstm.callbacks import (POSITION_FILE, ResumableEarlyStopping, StopOnDivergence,
-                                TrainingCheckpoint, best_of, global_step, logged, read_position)
+from nlp_lstm.callbacks import (
+    POSITION_FILE,
+    ResumableEarlyStopping,
+    StopOnDivergence,
+    StopOnSignal,
+    TrainingCheckpoint,
+    best_of,
+    deferred_signals,
+    global_step,
+    logged,
+    read_position,
+)
 from nlp_lstm.distribute import build_before_fit, training_input
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.precision import set_model_policy
@@ -43,7 +53,7 @@ class TrainingSession:
     """
 
     strategy: tf.distribute.Strategy
-    run: "RunDirectory"
+    run: RunDirectory
     export_dir: Path
     checkpoint_every: int = CHECKPOINT_EVERY
 
@@ -59,8 +69,9 @@ def write_bytes_atomic(path: Path, content: bytes) -> None:
 
 def write_json_atomic(path: Path, payload) -> None:
     """Writes JSON atomically (see :func:`write_bytes_atomic`)."""
-    write_bytes_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False,
-                                        default=str).encode("utf-8"))
+    write_bytes_atomic(
+        path, json.dumps(payload, indent=2, ensure_ascii=False, default=str).encode("utf-8")
+    )
 
 
 class RunDirectory:
@@ -80,8 +91,9 @@ class RunDirectory:
                          laid out the same way
     """
 
-    def __init__(self, path: str | Path, create: bool = True,
-                 restore_from: str | Path | None = None):
+    def __init__(
+        self, path: str | Path, create: bool = True, restore_from: str | Path | None = None
+    ):
         self.path = Path(path)
         self.restore_from = Path(restore_from or path)  # another worker's copy, if shared
         for sub in ("checkpoints", "backup", "logs", "plots") if create else ():
@@ -103,7 +115,7 @@ class RunDirectory:
         write_json_atomic(self.path / name, payload)
         return self.path / name
 
-    def stage(self, name: str, create: bool = True) -> "RunDirectory":
+    def stage(self, name: str, create: bool = True) -> RunDirectory:
         """The folder of a training stage that runs before the main one (e.g. pretraining):
         its own history, logs and checkpoints, resumed like the main stage's."""
         return RunDirectory(self.path / name, create, restore_from=self.restore_from / name)
@@ -174,11 +186,15 @@ class RunDirectory:
         try:
             model = keras.saving.load_model(self.keras_model, safe_mode=True)
         except (ValueError, OSError) as error:
-            raise NlpLstmError(f"cannot load {self.keras_model.name}: {error}",
-                               path=self.path) from None
+            raise NlpLstmError(
+                f"cannot load {self.keras_model.name}: {error}", path=self.path
+            ) from None
         set_model_policy(model, "float32")
-        metrics = json.loads(self.read_bytes("metrics.json")) if (
-            self.path / "metrics.json").exists() else None
+        metrics = (
+            json.loads(self.read_bytes("metrics.json"))
+            if (self.path / "metrics.json").exists()
+            else None
+        )
         return saved, model, metrics
 
 
@@ -206,23 +222,30 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def training_record(model: keras.Model, history: dict, steps_per_epoch: int,
-                    tokens_per_epoch: int) -> dict:
+def training_record(
+    model: keras.Model, history: dict, steps_per_epoch: int, tokens_per_epoch: int
+) -> dict:
     """What a run's metrics say about its training (pops ``fit``'s ``seconds``,
     ``steps``, ``total_steps`` and ``precision`` from ``history``). A resumed run counts
     the steps and time of this attempt in the speeds, all steps in ``training_steps``."""
     seconds, steps = history.pop("seconds"), history.pop("steps")
     steps_per_second = steps / max(seconds, 1e-9)
-    return {"training_seconds": seconds, "training_steps": history.pop("total_steps"),
-            "precision": history.pop("precision"),
-            "steps_per_epoch": steps_per_epoch, "steps_per_second": steps_per_second,
-            "tokens_per_second": steps_per_second * tokens_per_epoch / steps_per_epoch,
-            "parameters": model.count_params(), "weights_sha256": weights_digest(model)}
+    return {
+        "training_seconds": seconds,
+        "training_steps": history.pop("total_steps"),
+        "precision": history.pop("precision"),
+        "steps_per_epoch": steps_per_epoch,
+        "steps_per_second": steps_per_second,
+        "tokens_per_second": steps_per_second * tokens_per_epoch / steps_per_epoch,
+        "parameters": model.count_params(),
+        "weights_sha256": weights_digest(model),
+    }
 
 
 def epoch_size(dataset: tf.data.Dataset) -> tuple[int, int]:
     """``(batches, tokens)`` in one pass of a dataset of ``(inputs, targets)`` batches;
     tokens are the non-padding (non-zero) ids of all integer inputs."""
+
     def add(totals, batch):
         ids = [x for x in tf.nest.flatten(batch[0]) if x.dtype.is_integer]
         tokens = tf.add_n([tf.math.count_nonzero(x, dtype=tf.int64) for x in ids])
@@ -240,19 +263,33 @@ def run_key(config, data) -> str:
     return f"{config_lib.to_json(config)}|data {digest}"
 
 
-def checkpoint_key(key: str, batch_size: int, steps_per_epoch: int, replicas: int,
-                   precision: str = "float32") -> str:
+def checkpoint_key(
+    key: str, batch_size: int, steps_per_epoch: int, replicas: int, precision: str = "float32"
+) -> str:
     """What a checkpoint must match to be resumed: the caller's ``key`` (``run_key``),
     the batch size, the epoch length, the number of replicas and the dtype policy."""
-    return hashlib.sha256(f"{key}|batch {batch_size}|epoch {steps_per_epoch} steps|"
-                          f"{replicas} replicas|{precision}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{key}|batch {batch_size}|epoch {steps_per_epoch} steps|"
+        f"{replicas} replicas|{precision}".encode()
+    ).hexdigest()
 
 
-def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], validation,
-        run: RunDirectory, *, batch_size: int, epochs: int, steps_per_epoch: int,
-        monitor: str = "val_loss", mode: str = "min", patience: int = 2,
-        checkpoint_every: int = CHECKPOINT_EVERY, key: str = "",
-        strategy: tf.distribute.Strategy | None = None) -> dict:
+def fit(
+    model: keras.Model,
+    make_batches: Callable[[int], tf.data.Dataset],
+    validation,
+    run: RunDirectory,
+    *,
+    batch_size: int,
+    epochs: int,
+    steps_per_epoch: int,
+    monitor: str = "val_loss",
+    mode: str = "min",
+    patience: int = 2,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    key: str = "",
+    strategy: tf.distribute.Strategy | None = None,
+) -> dict:
     """Trains with early stopping and resumable checkpoints; ends holding the best
     validation epoch's weights.
 
@@ -269,7 +306,10 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     removes it once the run is complete (``recipe_args.training_session`` does).
 
     Callbacks: ModelCheckpoint of the best weights, early stopping that counts epochs
-    before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint.
+    before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint and
+    StopOnSignal: SIGINT or SIGTERM stops training at the next safe point with a checkpoint
+    (a second signal stops at once), and raises ``Interrupted``. A run that starts over
+    removes the TensorBoard logs of the attempt before, so that they never mix.
 
     Args:
         model: compiled (under ``strategy``'s scope when one is given).
@@ -291,14 +331,14 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
         ``seconds`` and ``steps`` this call trained and the run's ``total_steps``.
 
     Raises:
+        Interrupted: on SIGINT or SIGTERM (the checkpoint resumes the run).
         NlpLstmError: if the loss became NaN or infinite (naming the epoch and step;
             the best weights of the epochs before stay in the run directory), or if
             the run directory's checkpoint is damaged or was made with other settings.
     """
     strategy = strategy or tf.distribute.get_strategy()
     precision = model.dtype_policy.name
-    key = checkpoint_key(key, batch_size, steps_per_epoch, strategy.num_replicas_in_sync,
-                         precision)
+    key = checkpoint_key(key, batch_size, steps_per_epoch, strategy.num_replicas_in_sync, precision)
     if strategy.num_replicas_in_sync > 1:
         build_before_fit(model, strategy, next(iter(make_batches(batch_size))))
     history_file = run.path / "history.csv"
@@ -309,10 +349,12 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
             "batch size, data, replicas or precision); rerun with the same ones to resume, or "
             f"pass a new --run-dir (or delete {run.restore_from / 'backup'} to start this one "
             "over)",
-            path=run.restore_from)
-    if position is None:  # starting over
+            path=run.restore_from,
+        )
+    if position is None:  # starting over: nothing of an earlier attempt stays
         history_file.unlink(missing_ok=True)
         run.best_weights.unlink(missing_ok=True)
+        shutil.rmtree(run.path / "logs", ignore_errors=True)
         epoch, step = 0, 0
     else:
         run.adopt(history_file.name, run.best_weights.relative_to(run.path))
@@ -324,18 +366,23 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     earlier = logged(history_file, monitor, epochs=epoch)  # the epochs before a resume
     early_stopping = ResumableEarlyStopping(earlier, monitor, mode, patience)
     divergence = StopOnDivergence(steps_per_epoch)
+    checkpoint = TrainingCheckpoint(run.path / "backup", steps_per_epoch, checkpoint_every, key)
     callbacks = [
         # Only an improvement on the epochs already done (before a resume) replaces the
         # best weights; a NaN never does.
         keras.callbacks.ModelCheckpoint(
-            str(run.best_weights), monitor=monitor, mode=mode, save_best_only=True,
+            str(run.best_weights),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=best_of(earlier, mode) if earlier else None),
+            initial_value_threshold=best_of(earlier, mode) if earlier else None,
+        ),
         early_stopping,
         divergence,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         keras.callbacks.TensorBoard(str(run.path / "logs"), write_graph=False),
-        TrainingCheckpoint(run.path / "backup", steps_per_epoch, checkpoint_every, key),
+        checkpoint,
     ]
     # The interrupted epoch first (only its remaining steps), then the whole ones; none
     # if early stopping had ended the run before it was interrupted.
@@ -344,29 +391,47 @@ def fit(model: keras.Model, make_batches: Callable[[int], tf.data.Dataset], vali
     if early_stopping.exhausted():
         phases = []
     start, start_step = time.time(), epoch * steps_per_epoch + step
-    for first, end, steps in phases:
-        if first >= end:
-            continue
-        done = first * steps_per_epoch + steps_per_epoch - steps
-        train = training_input(strategy, make_batches, batch_size, done)
-        model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
-                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False,  # tf.data does
-                  verbose=1 if sys.stdout.isatty() else 2)
-        if model.stop_training:
-            break
+    with deferred_signals() as received:
+        callbacks.append(StopOnSignal(received, checkpoint))
+        for first, end, steps in phases:
+            if first >= end:
+                continue
+            done = first * steps_per_epoch + steps_per_epoch - steps
+            train = training_input(strategy, make_batches, batch_size, done)
+            model.fit(
+                train,
+                validation_data=validation,
+                initial_epoch=first,
+                epochs=end,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                shuffle=False,  # tf.data does
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+            if model.stop_training:
+                break
     seconds = time.time() - start
     if divergence.where:
         where = divergence.where
-        kept = (f"the best weights so far are kept in {run.best_weights}"
-                if run.best_weights.exists() else "no epoch finished before it")
+        kept = (
+            f"the best weights so far are kept in {run.best_weights}"
+            if run.best_weights.exists()
+            else "no epoch finished before it"
+        )
         raise NlpLstmError(
             f"training diverged: the loss became {where['loss']} at epoch {where['epoch']}, "
             f"step {where['step']}; stopped without exporting ({kept}). Lower --learning-rate "
-            "(or --clipnorm) and train again", path=run.path)
+            "(or --clipnorm) and train again",
+            path=run.path,
+        )
     total_steps = global_step(model)
     if run.best_weights.exists():
         model.load_weights(run.best_weights)
     set_model_policy(model, "float32")  # evaluated, saved and exported in float32
-    return {**logged_history(history_file), "seconds": seconds,
-            "steps": total_steps - start_step, "total_steps": total_steps,
-            "precision": precision}
+    return {
+        **logged_history(history_file),
+        "seconds": seconds,
+        "steps": total_steps - start_step,
+        "total_steps": total_steps,
+        "precision": precision,
+    }

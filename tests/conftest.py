@@ -20,5 +20,6 @@ def sentiment_proto() -> bytes:
 def bilingual_proto() -> bytes:
     """A SentencePiece model that covers every character of a slice of the Ding pairs."""
     english, german = corpora.load("ding_en_de", "train")
-    return train_sentencepiece(english[:3000] + german[:3000], vocabulary_size=1500,
-                               character_coverage=1.0)
+    return train_sentencepiece(
+        english[:3000] + german[:3000], vocabulary_size=1500, character_coverage=1.0
+    )

@@ -19,12 +19,15 @@ def test_overrides_are_typed():
     assert result == Example(16, 0.5, "y", True)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("unitz=3", "unknown config field 'unitz'; known fields: units, rate, name, flag"),
-    ("units=big", "config field 'units' expects int, got 'big'"),
-    ("flag=maybe", "config field 'flag' expects bool"),
-    ("units", "is not of the form name=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("unitz=3", "unknown config field 'unitz'; known fields: units, rate, name, flag"),
+        ("units=big", "config field 'units' expects int, got 'big'"),
+        ("flag=maybe", "config field 'flag' expects bool"),
+        ("units", "is not of the form name=value"),
+    ],
+)
 def test_bad_overrides(override, message):
     with pytest.raises(NlpLstmError, match=message):
         config.apply_overrides(Example(), [override])
@@ -39,4 +42,3 @@ def test_finetuning_keeps_the_exports_config_under_its_own_values_and_overrides(
     saved = {"units": 64, "rate": 0.3, "name": "export"}
     result = config.resolve_finetuning(Example, saved, {"rate": 0.01}, ["name=mine"])
     assert result == Example(units=64, rate=0.01, name="mine", flag=False)
-

@@ -14,8 +14,22 @@ from strategies import batches, signature_examples
 from nlp_lstm import cli, corpora
 from nlp_lstm.tasks import generation
 
-TINY = ["--embedding-dim", "16", "--lstm-units", "48", "--sequence-length", "64",
-        "--batch-size", "32", "--epochs", "2", "--steps-per-epoch", "40", "--learning-rate", "0.01"]
+TINY = [
+    "--embedding-dim",
+    "16",
+    "--lstm-units",
+    "48",
+    "--sequence-length",
+    "64",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "40",
+    "--learning-rate",
+    "0.01",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +37,18 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("generation")
     text = corpora.load("shakespeare", "train")[:300_000]
     (root / "plays.txt").write_text(text)
-    code = generation.main(["train", "--data", str(root / "plays.txt"), "--run-dir",
-                            str(root / "run"), "--export-dir", str(root / "exports"), *TINY])
+    code = generation.main(
+        [
+            "train",
+            "--data",
+            str(root / "plays.txt"),
+            "--run-dir",
+            str(root / "run"),
+            "--export-dir",
+            str(root / "exports"),
+            *TINY,
+        ]
+    )
     assert code == 0
     return root
 
@@ -67,8 +91,12 @@ def test_export_samples_reproducibly_without_this_package(trained):
         "none": (["ROMEO:", ""], 0, 1.0, 0, 1.0, 3),
         "empty_batch": ([], 40, 0.8, 0, 1.0, 1),
     }
-    result = subprocess.run([sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"),
-                             json.dumps(calls)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", CONSUMER, str(trained / "exports" / "1"), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["a"] == out["a_again"] and out["a"] != out["b"]
@@ -81,12 +109,42 @@ def test_export_samples_reproducibly_without_this_package(trained):
 
 
 def test_generate_cli(trained, capsys, tmp_path):
-    assert cli.main(["generate", "--model", str(trained / "exports"), "--prompt", "JULIET:",
-                     "--max-new-chars", "30", "--seed", "4", "--top-p", "0.9"]) == 0
+    assert (
+        cli.main(
+            [
+                "generate",
+                "--model",
+                str(trained / "exports"),
+                "--prompt",
+                "JULIET:",
+                "--max-new-chars",
+                "30",
+                "--seed",
+                "4",
+                "--top-p",
+                "0.9",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("JULIET:")
     (tmp_path / "prompts.txt").write_text("ROMEO:\nKING:\n")
-    assert cli.main(["generate", "--model", str(trained / "exports"), "--prompt", "JULIET:",
-                     "--input", str(tmp_path / "prompts.txt"), "--max-new-chars", "5"]) == 0
+    assert (
+        cli.main(
+            [
+                "generate",
+                "--model",
+                str(trained / "exports"),
+                "--prompt",
+                "JULIET:",
+                "--input",
+                str(tmp_path / "prompts.txt"),
+                "--max-new-chars",
+                "5",
+            ]
+        )
+        == 0
+    )
     samples = capsys.readouterr().out.split("-" * 40 + "\n")
     assert [s.split(":")[0] for s in samples[:3]] == ["JULIET", "ROMEO", "KING"]
 
@@ -94,10 +152,28 @@ def test_generate_cli(trained, capsys, tmp_path):
 def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
     (tmp_path / "german.txt").write_text("\n".join(german[:4000]) + "\n")
-    assert generation.main(["finetune", "--from", str(trained / "exports"), "--data",
-                            str(tmp_path / "german.txt"), "--run-dir", str(tmp_path / "run"),
-                            "--export-dir", str(tmp_path / "exports"), "--epochs", "2",
-                            "--steps-per-epoch", "40", "--learning-rate", "0.005"]) == 0
+    assert (
+        generation.main(
+            [
+                "finetune",
+                "--from",
+                str(trained / "exports"),
+                "--data",
+                str(tmp_path / "german.txt"),
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--export-dir",
+                str(tmp_path / "exports"),
+                "--epochs",
+                "2",
+                "--steps-per-epoch",
+                "40",
+                "--learning-rate",
+                "0.005",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["validation"]["bits_per_char"] < report["validation_bits_per_char_before"] - 0.2
     assert 0.0 < report["unknown_character_share"] < 0.05  # umlauts and ß are new to the plays
@@ -112,8 +188,9 @@ def test_bits_per_char_carries_state_across_windows(trained):
     ids = generation.encode(tokenizer, text)
     inputs = np.concatenate([[generation.BOS_ID], ids[:-1]])[None]
     logits = model(inputs, training=False)
-    nats = keras.ops.convert_to_numpy(tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(ids[None], logits)))
+    nats = keras.ops.convert_to_numpy(
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(ids[None], logits))
+    )
     one_pass = generation.bits_per_char(model, tokenizer, text, streams=1, window=10_000)
     windowed = generation.bits_per_char(model, tokenizer, text, streams=1, window=64)
     np.testing.assert_allclose(one_pass, generation.bits(nats), rtol=1e-4)
@@ -126,13 +203,25 @@ def served(trained):
 
 
 @signature_examples
-@given(prompts=batches, new=st.integers(0, 60), temperature=st.floats(0.0, 2.0),
-       top_k=st.integers(0, 100), top_p=st.floats(0.0, 1.0), seed=st.integers(0, 2**40))
-def test_any_prompts_get_bounded_continuations(served, prompts, new, temperature, top_k,
-                                               top_p, seed):
-    out = served(prompt=tf.constant(prompts, tf.string), max_new_chars=tf.constant(new),
-                 temperature=tf.constant(temperature, tf.float32), top_k=tf.constant(top_k),
-                 top_p=tf.constant(top_p, tf.float32), seed=tf.constant(seed, tf.int64))
+@given(
+    prompts=batches,
+    new=st.integers(0, 60),
+    temperature=st.floats(0.0, 2.0),
+    top_k=st.integers(0, 100),
+    top_p=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**40),
+)
+def test_any_prompts_get_bounded_continuations(
+    served, prompts, new, temperature, top_k, top_p, seed
+):
+    out = served(
+        prompt=tf.constant(prompts, tf.string),
+        max_new_chars=tf.constant(new),
+        temperature=tf.constant(temperature, tf.float32),
+        top_k=tf.constant(top_k),
+        top_p=tf.constant(top_p, tf.float32),
+        seed=tf.constant(seed, tf.int64),
+    )
     texts = out["text"].numpy()
     assert texts.shape == (len(prompts),)
     for prompt, text in zip(prompts, texts):

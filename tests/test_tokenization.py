@@ -36,7 +36,9 @@ def test_sentencepiece_fixed_special_ids(bilingual_proto):
 
 
 def test_truncation_keeps_bos_and_eos_and_pads_right(bilingual_proto):
-    tokenizer = SentencePieceTokenizer(bilingual_proto, sequence_length=6, add_bos=True, add_eos=True)
+    tokenizer = SentencePieceTokenizer(
+        bilingual_proto, sequence_length=6, add_bos=True, add_eos=True
+    )
     ids = tokenizer(tf.constant(["Die Straße ist größer als gedacht und noch viel länger.", ""]))
     assert ids.shape == (2, 6)
     long_row, empty_row = ids.numpy()
@@ -50,9 +52,14 @@ def test_unpadded_batches_pad_to_longest(sentiment_proto):
     assert ids.shape[1] == int(tf.reduce_sum(tf.cast(ids[1] > 0, tf.int32)))
 
 
-def test_vocabulary_too_large_for_corpus_is_explained():
-    with pytest.raises(NlpLstmError, match="vocabulary size 5000 is larger than this corpus"):
-        train_sentencepiece(["tiny corpus"] * 20, vocabulary_size=5000)
+def test_a_vocabulary_too_large_for_the_corpus_is_capped_with_a_note(capsys):
+    proto = train_sentencepiece(["tiny corpus"] * 20, vocabulary_size=5000)
+    size = SentencePieceTokenizer(proto).vocabulary_size()
+    assert 4 < size < 5000
+    assert capsys.readouterr().err == (
+        f"note: vocabulary size 5000 is more than this corpus of "
+        f"20 sentences allows; using {size}\n"
+    )
 
 
 def test_empty_corpus_and_corrupt_model(tmp_path):
@@ -72,8 +79,21 @@ def test_bpe_models_train_too(sentiment_proto):
 
 def test_a_lower_case_model_folds_case_inside_the_graph(tmp_path):
     model = tmp_path / "lower.model"
-    assert cli.main(["tokenizer", "--corpus", "rotten_tomatoes", "--vocabulary-size", "800",
-                     "--lower-case", "--output", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "tokenizer",
+                "--corpus",
+                "rotten_tomatoes",
+                "--vocabulary-size",
+                "800",
+                "--lower-case",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     tokenizer = SentencePieceTokenizer.from_file(model)
     ids = tokenizer(tf.constant(["The FILM is Great.", "the film is great."])).numpy()
     np.testing.assert_array_equal(ids[0], ids[1])
@@ -108,8 +128,10 @@ def test_character_vocabulary_is_frequency_ordered_and_capped():
 
 def test_tokenizers_survive_keras_save_and_load(tmp_path, sentiment_proto):
     inputs = keras.Input(shape=(), dtype="string")
-    outputs = [SentencePieceTokenizer(sentiment_proto, sequence_length=8)(inputs),
-               CharacterTokenizer(list("abc "), sequence_length=8)(inputs)]
+    outputs = [
+        SentencePieceTokenizer(sentiment_proto, sequence_length=8)(inputs),
+        CharacterTokenizer(list("abc "), sequence_length=8)(inputs),
+    ]
     model = keras.Model(inputs, outputs)
     model.save(tmp_path / "m.keras")
     restored = keras.saving.load_model(tmp_path / "m.keras")
@@ -136,6 +158,7 @@ def test_export_reloads_with_only_tensorflow_and_tensorflow_text(tmp_path, senti
     inputs = keras.Input(shape=(), dtype="string", name="text")
     ids = SentencePieceTokenizer(sentiment_proto, sequence_length=16)(inputs)
     from nlp_lstm.embedding import TokenEmbedding
+
     hidden = keras.layers.LSTM(4)(TokenEmbedding(1000, 8)(ids))
     model = keras.Model(inputs, {"ids": ids, "score": keras.layers.Dense(1)(hidden)})
     model.export(tmp_path / "export", format="tf_saved_model", verbose=False)
@@ -143,8 +166,17 @@ def test_export_reloads_with_only_tensorflow_and_tensorflow_text(tmp_path, senti
     texts = ["A fine, moving film.", "", "Schön. " * 200]
     expected = model(tf.constant(texts))
     result = subprocess.run(
-        [sys.executable, "-c", EXPORT_CHECK, str(tmp_path / "export"), __import__("json").dumps(texts)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            EXPORT_CHECK,
+            str(tmp_path / "export"),
+            __import__("json").dumps(texts),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     served = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     values = list(served.values())

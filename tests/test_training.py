@@ -18,8 +18,7 @@ from nlp_lstm import corpora
 from nlp_lstm.callbacks import best_of, logged, read_position
 from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
-from nlp_lstm.training import (RunDirectory, checkpoint_key, epoch_size, fit, logged_history,
-                               run_key)
+from nlp_lstm.training import RunDirectory, checkpoint_key, epoch_size, fit, logged_history, run_key
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -29,7 +28,7 @@ def regression(poison_from_batch: int | None = None, batches: int = 6, shuffle: 
     from batch ``poison_from_batch`` on (of size 8), inputs are NaN."""
     x = np.random.default_rng(0).normal(size=(8 * batches, 3)).astype("float32")
     if poison_from_batch is not None:
-        x[8 * (poison_from_batch - 1):] = np.nan
+        x[8 * (poison_from_batch - 1) :] = np.nan
     y = x.sum(axis=1, keepdims=True)
 
     def make_batches(batch_size: int = 8) -> tf.data.Dataset:
@@ -49,8 +48,17 @@ def small_model():
 
 
 def train(model, make_batches, run, epochs=3, steps_per_epoch=6, **kwargs):
-    return fit(model, make_batches, make_batches(), run, batch_size=8, epochs=epochs,
-               steps_per_epoch=steps_per_epoch, patience=10, **kwargs)
+    return fit(
+        model,
+        make_batches,
+        make_batches(),
+        run,
+        batch_size=8,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        patience=10,
+        **kwargs,
+    )
 
 
 def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
@@ -65,11 +73,19 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step(tmp_path):
 
     model = small_model()
     original_fit = model.fit
-    model.fit = lambda *a, callbacks=(), **k: original_fit(*a, callbacks=[*callbacks, Remember()],
-                                                             **k)
+    model.fit = lambda *a, callbacks=(), **k: original_fit(
+        *a, callbacks=[*callbacks, Remember()], **k
+    )
     with pytest.raises(NlpLstmError) as raised:
-        fit(model, regression(poison_from_batch=10, batches=18), regression()(), run, batch_size=8,
-            epochs=3, steps_per_epoch=6)
+        fit(
+            model,
+            regression(poison_from_batch=10, batches=18),
+            regression()(),
+            run,
+            batch_size=8,
+            epochs=3,
+            steps_per_epoch=6,
+        )
     message = str(raised.value)
     assert "loss became nan at epoch 2, step 4" in message
     assert f"best weights so far are kept in {run.best_weights}" in message
@@ -91,7 +107,9 @@ def test_a_clean_run_returns_its_history_and_keeps_its_checkpoint_for_the_caller
     assert (position.epoch, position.step) == (2, 0)
     # Saved at steps 4, 6, 8 and 12; the one before the latest stays for a racing reader.
     assert sorted(p.name for p in (run.path / "backup").glob("step-*")) == [
-        "step-12.weights.h5", "step-8.weights.h5"]
+        "step-12.weights.h5",
+        "step-8.weights.h5",
+    ]
     again = train(small_model(), regression(), run, epochs=2)
     assert again["steps"] == 0 and len(again["loss"]) == 2
 
@@ -100,7 +118,8 @@ def test_a_checkpoint_of_other_settings_or_a_damaged_one_is_refused(tmp_path):
     run = RunDirectory(tmp_path / "run")
     model = small_model()
     model.fit = lambda *a, callbacks=(), **k: keras.Model.fit(
-        model, *a, callbacks=[*callbacks, Interrupt(after=8)], **k)
+        model, *a, callbacks=[*callbacks, Interrupt(after=8)], **k
+    )
     with pytest.raises(KeyboardInterrupt):
         train(model, regression(), run, key="lr 0.01")
     with pytest.raises(NlpLstmError, match="checkpoint of a run with other settings"):
@@ -143,7 +162,8 @@ def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(t
     model = small_model()
     original_fit = model.fit
     model.fit = lambda *a, callbacks=(), **k: original_fit(
-        *a, callbacks=[*callbacks, Interrupt(after=9)], **k)
+        *a, callbacks=[*callbacks, Interrupt(after=9)], **k
+    )
     with pytest.raises(KeyboardInterrupt):
         train(model, make_batches, run, checkpoint_every=4)
     position = read_position(run.path / "backup")
@@ -152,8 +172,7 @@ def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(t
     checkpointed.optimizer.build(checkpointed.trainable_variables)
     checkpointed.load_weights(position.weights)
     assert int(checkpointed.optimizer.iterations) == 8
-    assert any(np.any(v.numpy()) for v in checkpointed.optimizer.variables
-               if "momentum" in v.path)
+    assert any(np.any(v.numpy()) for v in checkpointed.optimizer.variables if "momentum" in v.path)
 
     # The batches an uninterrupted run takes at steps 9-18: the 2nd pass from its 3rd batch on.
     stream = [x.numpy() for x, _ in make_batches().repeat().take(18)]
@@ -168,8 +187,9 @@ def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(t
 
     def fit_recording(train_data, *a, callbacks=(), **k):
         batches = [x.numpy() for x, _ in train_data.take(k["steps_per_epoch"])]
-        np.testing.assert_array_equal(batches[0], stream[k["initial_epoch"] * 6 + 6
-                                                         - k["steps_per_epoch"]])
+        np.testing.assert_array_equal(
+            batches[0], stream[k["initial_epoch"] * 6 + 6 - k["steps_per_epoch"]]
+        )
         return original(train_data, *a, callbacks=[*callbacks, Inputs()], **k)
 
     resumed.fit = fit_recording
@@ -181,15 +201,21 @@ def test_an_interrupted_run_resumes_mid_epoch_with_optimizer_and_data_position(t
 
 def interrupted_after_three_epochs(run: RunDirectory) -> keras.Model:
     """A run directory as left by a kill right after epoch 3 (val_loss 0.5, 0.6, 0.7)."""
-    (run.path / "history.csv").write_text(
-        "epoch,loss,val_loss\n0,1.0,0.5\n1,0.9,0.6\n2,0.8,0.7\n")
+    (run.path / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,0.5\n1,0.9,0.6\n2,0.8,0.7\n")
     model = small_model()
     model.optimizer.build(model.trainable_variables)
     model.optimizer.iterations.assign(18)
     model.save_weights(run.path / "backup" / "step-18.weights.h5")
-    (run.path / "backup" / "position.json").write_text(json.dumps(
-        {"epoch": 3, "step": 0, "weights": "step-18.weights.h5",
-         "key": checkpoint_key("", batch_size=8, steps_per_epoch=6, replicas=1)}))
+    (run.path / "backup" / "position.json").write_text(
+        json.dumps(
+            {
+                "epoch": 3,
+                "step": 0,
+                "weights": "step-18.weights.h5",
+                "key": checkpoint_key("", batch_size=8, steps_per_epoch=6, replicas=1),
+            }
+        )
+    )
     return small_model()
 
 
@@ -199,15 +225,24 @@ def test_early_stopping_counts_the_epochs_before_a_resume(tmp_path, patience, ep
     stops the run; with patience 2 it had already stopped, and nothing is trained."""
     run = RunDirectory(tmp_path / "run")
     model = interrupted_after_three_epochs(run)
-    history = fit(model, regression(), regression()(), run, batch_size=8, epochs=20,
-                  steps_per_epoch=6, patience=patience)
+    history = fit(
+        model,
+        regression(),
+        regression()(),
+        run,
+        batch_size=8,
+        epochs=20,
+        steps_per_epoch=6,
+        patience=patience,
+    )
     assert len(history["loss"]) == epochs_logged
     assert history["steps"] == 6 * (epochs_logged - 3)
 
 
 def test_epoch_size_and_logged_history(tmp_path):
-    assert epoch_size(tf.data.Dataset.from_tensor_slices(
-        ([[3, 4, 0], [5, 0, 0], [6, 7, 8]], [0, 1, 0])).batch(2)) == (2, 6)
+    assert epoch_size(
+        tf.data.Dataset.from_tensor_slices(([[3, 4, 0], [5, 0, 0], [6, 7, 8]], [0, 1, 0])).batch(2)
+    ) == (2, 6)
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss,val_loss\n0,3,2.5\n1,2,1.5\n1,2.1,1.4\n")
     assert logged_history(history) == {"loss": [3.0, 2.1], "val_loss": [2.5, 1.4]}
@@ -216,8 +251,9 @@ def test_epoch_size_and_logged_history(tmp_path):
 def test_the_history_of_a_resumed_run_counts_each_epoch_once(tmp_path):
     history = tmp_path / "history.csv"
     assert logged(history, "val_loss") == [] and best_of([], "min") == float("inf")
-    history.write_text("epoch,loss,val_loss,val_accuracy\n0,3,2.5,0.6\n1,2,1.5,0.7\n"
-                       "2,nan,nan,0.5\n2,2,1.7,0.65\n")
+    history.write_text(
+        "epoch,loss,val_loss,val_accuracy\n0,3,2.5,0.6\n1,2,1.5,0.7\n2,nan,nan,0.5\n2,2,1.7,0.65\n"
+    )
     assert logged(history, "val_loss") == [2.5, 1.5, 1.7]
     assert logged(history, "val_loss", epochs=2) == [2.5, 1.5]
     assert best_of(logged(history, "val_accuracy"), "max") == 0.7
@@ -230,27 +266,61 @@ def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path
     resumes each time from the last checkpoint and ends with as many epochs and steps as
     an uninterrupted run, writing nowhere but the folders it was given."""
     texts, labels = corpora.load("rotten_tomatoes", "train")
-    (tmp_path / "snippets.tsv").write_text("text\tlabel\n" + "".join(
-        f"{t}\t{l}\n" for t, l in zip(texts[:800], labels[:800])))
+    (tmp_path / "snippets.tsv").write_text(
+        "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:800], labels[:800]))
+    )
     imdb = read_labelled(corpora.reviews("imdb_reviews"))
-    (tmp_path / "imdb.tsv").write_text("text\tlabel\n" + "".join(
-        f"{t}\t{l}\n" for t, l in zip(imdb.texts[:320], imdb.labels[:320])))
-    command = [sys.executable, str(RECIPES / "sentiment.py"), "train", "--data", "snippets.tsv",
-               "--run-dir", "run", "--export-dir", "exports", "--checkpoint-every", "5",
-               "--epochs", "3", "--patience", "9", "--batch-size", "16",
-               "--vocabulary-size", "300", "--lstm-units", "16", "--embedding-dim", "16",
-               "--pretrain-reviews", "imdb.tsv", "--pretrain-epochs", "2",
-               "--adversarial-epsilon", "0.02"]  # the full preset's stages and training step
+    (tmp_path / "imdb.tsv").write_text(
+        "text\tlabel\n"
+        + "".join(f"{t}\t{label}\n" for t, label in zip(imdb.texts[:320], imdb.labels[:320]))
+    )
+    command = [
+        sys.executable,
+        str(RECIPES / "sentiment.py"),
+        "train",
+        "--data",
+        "snippets.tsv",
+        "--run-dir",
+        "run",
+        "--export-dir",
+        "exports",
+        "--checkpoint-every",
+        "5",
+        "--epochs",
+        "3",
+        "--patience",
+        "9",
+        "--batch-size",
+        "16",
+        "--vocabulary-size",
+        "300",
+        "--lstm-units",
+        "16",
+        "--embedding-dim",
+        "16",
+        "--pretrain-reviews",
+        "imdb.tsv",
+        "--pretrain-epochs",
+        "2",
+        "--adversarial-epsilon",
+        "0.02",
+    ]  # the full preset's stages and training step
 
     def kill_inside_second_epoch(stage: Path):
         log = tmp_path.parent / f"{tmp_path.name}-{stage.name}.log"
         with log.open("w") as out:
-            process = subprocess.Popen(command, cwd=tmp_path, stdout=out,
-                                       stderr=subprocess.DEVNULL,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            process = subprocess.Popen(
+                command,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.time() + 300
-        while (position := read_position(stage / "backup")) is None or \
-                (position.epoch, position.step) < (1, 1):
+        while (position := read_position(stage / "backup")) is None or (
+            position.epoch,
+            position.step,
+        ) < (1, 1):
             assert process.poll() is None and time.time() < deadline, "no mid-epoch checkpoint"
             time.sleep(0.2)
         process.send_signal(signal.SIGKILL)
@@ -275,6 +345,10 @@ def test_a_training_process_killed_mid_epoch_resumes_to_the_same_length(tmp_path
     assert len(logged_history(run / "history.csv")["loss"]) == 3
     assert len(logged_history(run / "pretraining" / "history.csv")["loss"]) == 2
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "imdb.tsv", "run",
-                                                          "snippets.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "exports",
+        "imdb.tsv",
+        "run",
+        "snippets.tsv",
+    ]
     assert not list(run.glob("**/backup"))  # complete: a rerun starts over

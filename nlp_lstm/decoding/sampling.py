@@ -5,8 +5,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def sample_next(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor,
-                seed: tf.Tensor) -> tf.Tensor:
+def sample_next(
+    logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, seed: tf.Tensor
+) -> tf.Tensor:
     """Picks one token per row: greedy, or sampled with temperature, top-k and top-p.
 
     Args:
@@ -34,8 +35,9 @@ def sample_next(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top
     cumulative = tf.cumsum(tf.nn.softmax(sorted_logits), axis=-1, exclusive=True)
     # The lowest logit still inside the nucleus (the first token is always kept).
     inside = tf.logical_or(cumulative < top_p, tf.range(vocabulary)[None, :] == 0)
-    threshold = tf.reduce_min(tf.where(inside, sorted_logits, tf.float32.max), axis=-1,
-                              keepdims=True)
+    threshold = tf.reduce_min(
+        tf.where(inside, sorted_logits, tf.float32.max), axis=-1, keepdims=True
+    )
     scaled = tf.where(scaled < threshold, masked_value, scaled)
 
     sampled = tf.random.stateless_categorical(scaled, 1, seed=seed, dtype=tf.int32)[:, 0]

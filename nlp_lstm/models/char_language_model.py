@@ -23,9 +23,14 @@ MAX_NEW_CHARS = 10_000
 MAX_PROMPT_CHARS = 10_000
 
 
-def build_char_language_model(vocabulary_size: int, embedding_dim: int = 64, units: int = 512,
-                              layers: int = 2, dropout: float = 0.2,
-                              cell: str = "lstm") -> keras.Model:
+def build_char_language_model(
+    vocabulary_size: int,
+    embedding_dim: int = 64,
+    units: int = 512,
+    layers: int = 2,
+    dropout: float = 0.2,
+    cell: str = "lstm",
+) -> keras.Model:
     """The training model: ``int32[batch, time]`` -> ``float32[batch, time, vocabulary]`` logits.
 
     Every recurrent layer (``cell``: ``lstm``, ``gru`` or ``peephole``) returns its
@@ -35,8 +40,9 @@ def build_char_language_model(vocabulary_size: int, embedding_dim: int = 64, uni
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = TokenEmbedding(vocabulary_size, embedding_dim, name="token_embedding")(ids)
     for index in range(layers):
-        x = recurrent_layer(cell, units, return_sequences=True, return_state=True,
-                            name=f"{cell}_{index + 1}")(x)[0]
+        x = recurrent_layer(
+            cell, units, return_sequences=True, return_state=True, name=f"{cell}_{index + 1}"
+        )(x)[0]
         x = keras.layers.Dropout(dropout, name=f"dropout_{index + 1}")(x)
     logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)
     return keras.Model(ids, logits, name="char_language_model")
@@ -66,7 +72,7 @@ def step_model(model: keras.Model) -> keras.Model:
     states_out, used = [], 0
     for layer in recurrent_layers(model):
         count = state_count(layer)
-        x, *states = layer(x, initial_state=states_in[used:used + count])
+        x, *states = layer(x, initial_state=states_in[used : used + count])
         states_out += states
         used += count
     logits = model.get_layer("logits")(x)
@@ -87,8 +93,9 @@ class CharGenerator(tf.Module):
         prompt, rows = at_least_one_row(tf.convert_to_tensor(prompt, tf.string))
         batch = tf.shape(prompt)[0]
         max_new_chars = tf.clip_by_value(tf.cast(max_new_chars, tf.int32), 0, MAX_NEW_CHARS)
-        tokens = self.tokenizer.tokenize(tf.strings.substr(prompt, 0, MAX_PROMPT_CHARS,
-                                                           unit="UTF8_CHAR"))
+        tokens = self.tokenizer.tokenize(
+            tf.strings.substr(prompt, 0, MAX_PROMPT_CHARS, unit="UTF8_CHAR")
+        )
         bos = tf.fill([batch, 1], BOS_ID)
         primed = tf.concat([bos, tf.cast(tokens, tf.int32)], axis=1).to_tensor()
         states = [tf.zeros([batch, units]) for units in self.state_shapes]
@@ -98,26 +105,43 @@ class CharGenerator(tf.Module):
         states = list(outputs[1:])
         seed = tf.cast(seed, tf.int64)
 
-        never_special = tf.concat([tf.fill([NUM_SPECIAL], -1e9),
-                                   tf.zeros([self.tokenizer.vocabulary_size() - NUM_SPECIAL])], 0)
+        never_special = tf.concat(
+            [
+                tf.fill([NUM_SPECIAL], -1e9),
+                tf.zeros([self.tokenizer.vocabulary_size() - NUM_SPECIAL]),
+            ],
+            0,
+        )
 
         def body(step, logits, states, generated):
-            next_ids = sample_next(logits + never_special, temperature, top_k, top_p,
-                                   tf.stack([seed, tf.cast(step, tf.int64)]))
+            next_ids = sample_next(
+                logits + never_special,
+                temperature,
+                top_k,
+                top_p,
+                tf.stack([seed, tf.cast(step, tf.int64)]),
+            )
             generated = generated.write(step, next_ids)
             out = self.step([next_ids[:, None], *states], training=False)
             return step + 1, out[0][:, -1], list(out[1:]), generated
 
         generated = tf.TensorArray(tf.int32, size=max_new_chars, element_shape=[None])
         _, _, _, generated = tf.while_loop(
-            lambda step, *_: step < max_new_chars, body,
+            lambda step, *_: step < max_new_chars,
+            body,
             [tf.constant(0), logits, states, generated],
-            shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, None]),
-                              [tf.TensorShape([None, u]) for u in self.state_shapes],
-                              tf.TensorShape(None)])
-        new_ids = tf.cond(max_new_chars > 0,  # stacking an empty TensorArray is an error
-                          lambda: tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch])),
-                          lambda: tf.zeros([batch, 0], tf.int32))
+            shape_invariants=[
+                tf.TensorShape([]),
+                tf.TensorShape([None, None]),
+                [tf.TensorShape([None, u]) for u in self.state_shapes],
+                tf.TensorShape(None),
+            ],
+        )
+        new_ids = tf.cond(
+            max_new_chars > 0,  # stacking an empty TensorArray is an error
+            lambda: tf.transpose(tf.reshape(generated.stack(), [max_new_chars, batch])),
+            lambda: tf.zeros([batch, 0], tf.int32),
+        )
         text = self.tokenizer.detokenize(new_ids, stop_at_eos=True)
         return tf.strings.join([prompt, text])[:rows]
 
@@ -134,14 +158,16 @@ def export_generator(model: keras.Model, tokenizer: CharacterTokenizer, director
     archive.track(generator.step)
     archive.track(tokenizer)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="prompt"),
-        tf.TensorSpec([], tf.int32, name="max_new_chars"),
-        tf.TensorSpec([], tf.float32, name="temperature"),
-        tf.TensorSpec([], tf.int32, name="top_k"),
-        tf.TensorSpec([], tf.float32, name="top_p"),
-        tf.TensorSpec([], tf.int64, name="seed"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="max_new_chars"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ]
+    )
     def serve(prompt, max_new_chars, temperature, top_k, top_p, seed):
         return {"text": generator.generate(prompt, max_new_chars, temperature, top_k, top_p, seed)}
 

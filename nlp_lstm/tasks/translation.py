@@ -670,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         "127k everyday pairs, about 5 minutes on 2 CPU cores) and ding_en_de (quick: 5 "
         "passes over 18k idiomatic pairs; full: tied embeddings and Ding's headwords); "
         "user files and TFDS datasets take tatoeba_en_es's.",
+        config_type=TranslationConfig,
+        ranges=RANGES,
     )
     commands["train"].add_argument(
         "--source", help="source language code (default: the corpus's first column, en)"

@@ -12,7 +12,12 @@ from nlp_lstm.tokenization.sentencepiece_trainer import train_sentencepiece
 from nlp_lstm.tokenization.special_ids import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 __all__ = [
-    "BOS_ID", "EOS_ID", "PAD_ID", "UNK_ID",
-    "CharacterTokenizer", "SentencePieceTokenizer",
-    "build_character_vocabulary", "train_sentencepiece",
+    "BOS_ID",
+    "EOS_ID",
+    "PAD_ID",
+    "UNK_ID",
+    "CharacterTokenizer",
+    "SentencePieceTokenizer",
+    "build_character_vocabulary",
+    "train_sentencepiece",
 ]

@@ -21,8 +21,13 @@ class InGraphTokenizer(keras.layers.Layer):
         add_eos: end every row with the eos id (kept when truncating).
     """
 
-    def __init__(self, sequence_length: int | None = None, add_bos: bool = False,
-                 add_eos: bool = False, **kwargs):
+    def __init__(
+        self,
+        sequence_length: int | None = None,
+        add_bos: bool = False,
+        add_eos: bool = False,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "int32")
         super().__init__(**kwargs)
         self._convert_input_args = False
@@ -35,14 +40,14 @@ class InGraphTokenizer(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, texts):
-        return finalize_ids(self.tokenize(texts), self.sequence_length,
-                            self.add_bos, self.add_eos)
+        return finalize_ids(self.tokenize(texts), self.sequence_length, self.add_bos, self.add_eos)
 
     def compute_output_spec(self, texts):
         return keras.KerasTensor((texts.shape[0], self.sequence_length), dtype="int32")
 
     def get_config(self):
         config = super().get_config()
-        config.update(sequence_length=self.sequence_length,
-                      add_bos=self.add_bos, add_eos=self.add_eos)
+        config.update(
+            sequence_length=self.sequence_length, add_bos=self.add_bos, add_eos=self.add_eos
+        )
         return config

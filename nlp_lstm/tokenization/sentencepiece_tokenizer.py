@@ -38,8 +38,14 @@ class SentencePieceTokenizer(InGraphTokenizer):
         >>> tokenizer.detokenize(ids)                            # [b"ein schöner Film"]
     """
 
-    def __init__(self, proto: bytes | None = None, sequence_length: int | None = None,
-                 add_bos: bool = False, add_eos: bool = False, **kwargs):
+    def __init__(
+        self,
+        proto: bytes | None = None,
+        sequence_length: int | None = None,
+        add_bos: bool = False,
+        add_eos: bool = False,
+        **kwargs,
+    ):
         super().__init__(sequence_length, add_bos, add_eos, **kwargs)
         self._proto = None
         if proto is not None:
@@ -58,7 +64,7 @@ class SentencePieceTokenizer(InGraphTokenizer):
         self._samplers = {}
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs) -> "SentencePieceTokenizer":
+    def from_file(cls, path: str | Path, **kwargs) -> SentencePieceTokenizer:
         """Reads a ``.model`` file; raises ``NlpLstmError`` naming it if corrupt."""
         try:
             return cls(Path(path).read_bytes(), **kwargs)
@@ -97,7 +103,8 @@ class SentencePieceTokenizer(InGraphTokenizer):
         self._require_proto()
         if alpha not in self._samplers:
             self._samplers[alpha] = tf_text.SentencepieceTokenizer(
-                model=self._proto, out_type=tf.int32, nbest_size=-1, alpha=alpha)
+                model=self._proto, out_type=tf.int32, nbest_size=-1, alpha=alpha
+            )
         return self._samplers[alpha].tokenize(tf.convert_to_tensor(texts, dtype=tf.string))
 
     def detokenize(self, ids) -> tf.Tensor:

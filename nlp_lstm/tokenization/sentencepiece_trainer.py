@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Iterable
+import sys
+from collections.abc import Iterable
 
 import sentencepiece as spm
 
@@ -35,11 +36,13 @@ def train_sentencepiece(
             "Film" and "film" are one piece, in training and in every use of the model.
 
     Returns:
-        The serialized model proto, ready for ``SentencePieceTokenizer``.
+        The serialized model proto, ready for ``SentencePieceTokenizer``. A
+        ``vocabulary_size`` larger than the corpus allows is lowered to the largest size
+        it allows, with a one-line note on stderr.
 
     Raises:
-        NlpLstmError: if there is no text, or the corpus cannot support
-            ``vocabulary_size`` (the message gives the largest size it allows).
+        NlpLstmError: if there is no text, or the vocabulary cannot hold the corpus's
+            distinct characters (the message says to raise ``--vocabulary-size``).
 
     Example:
         >>> proto = train_sentencepiece(["a tiny corpus"] * 50, vocabulary_size=12)
@@ -52,14 +55,25 @@ def train_sentencepiece(
     buffer = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=buffer,
-            vocab_size=vocabulary_size, model_type=model_type,
-            character_coverage=character_coverage, max_sentence_length=max_sentence_length,
+            sentence_iterator=iter(sentences),
+            model_writer=buffer,
+            vocab_size=vocabulary_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            max_sentence_length=max_sentence_length,
             normalization_rule_name="nmt_nfkc_cf" if lower_case else "nmt_nfkc",
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>",
-            input_sentence_size=2_000_000, shuffle_input_sentence=True,
-            num_threads=2, minloglevel=2,
+            pad_id=PAD_ID,
+            unk_id=UNK_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            pad_piece="<pad>",
+            unk_piece="<unk>",
+            bos_piece="<s>",
+            eos_piece="</s>",
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=True,
+            num_threads=2,
+            minloglevel=2,
         )
     except RuntimeError as error:
         detail = str(error).strip().splitlines()[-1]
@@ -68,13 +82,30 @@ def train_sentencepiece(
             raise NlpLstmError(
                 f"vocabulary size {vocabulary_size} is smaller than the {needed.group(1)} "
                 "distinct characters of this corpus need; raise --vocabulary-size",
-                path=source) from None
+                path=source,
+            ) from None
         if "Vocabulary size" in detail or "vocab_size" in detail:
             largest = re.search(r"<= (\d+)", detail)
+            if largest and int(largest.group(1)) < vocabulary_size:
+                print(
+                    f"note: vocabulary size {vocabulary_size} is more than this corpus of "
+                    f"{len(sentences):,} sentences allows; using {largest.group(1)}",
+                    file=sys.stderr,
+                )
+                return train_sentencepiece(
+                    sentences,
+                    int(largest.group(1)),
+                    model_type,
+                    character_coverage,
+                    max_sentence_length,
+                    source,
+                    lower_case,
+                )
             allowed = f"at most {largest.group(1)}" if largest else detail
             raise NlpLstmError(
                 f"vocabulary size {vocabulary_size} is larger than this corpus of "
                 f"{len(sentences)} sentences allows ({allowed}); lower --vocabulary-size",
-                path=source) from None
+                path=source,
+            ) from None
         raise NlpLstmError(f"SentencePiece training failed: {detail}", path=source) from None
     return buffer.getvalue()

@@ -8,8 +8,9 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 NUM_SPECIAL = 4
 
 
-def finalize_ids(ids: tf.RaggedTensor, sequence_length: int | None,
-                 add_bos: bool, add_eos: bool) -> tf.Tensor:
+def finalize_ids(
+    ids: tf.RaggedTensor, sequence_length: int | None, add_bos: bool, add_eos: bool
+) -> tf.Tensor:
     """Truncates, adds bos/eos and right-pads ragged token ids.
 
     Truncation keeps the first tokens and leaves room for bos/eos, so an eos is
