@@ -10,11 +10,15 @@ import random
 import sys
 import time
 
-import tensorflow as tf
+from nlp_lstm import import_tensorflow
 
-from nlp_lstm import cli, corpora, serving
-from nlp_lstm.data import ParallelExamples
-from nlp_lstm.tasks import generation, sentiment, translation
+import_tensorflow()  # before anything imports it, quietly
+
+import tensorflow as tf  # noqa: E402
+
+from nlp_lstm import cli, corpora, serving  # noqa: E402
+from nlp_lstm.data import ParallelExamples  # noqa: E402
+from nlp_lstm.tasks import generation, sentiment, translation  # noqa: E402
 
 SENTENCES = [
     "A warm, funny and beautifully acted film.",
