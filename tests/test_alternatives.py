@@ -64,7 +64,7 @@ def test_phrase_and_clause_alternatives_keep_the_first(text, expected):
 
 def test_text_without_alternatives_is_untouched():
     for text in ("Where is the station?", "Du kannst mich mal! /LMAA/", "and / ", ""):
-        assert readings(text) == [text.strip()] if text.strip() else [text]
+        assert readings(text) == ([text.strip()] if text.strip() else [text])
 
 
 def test_limit():
