@@ -586,8 +586,12 @@ def load_splits(args, config: TranslationConfig) -> tuple[dict[str, ParallelExam
 def language_overrides(args, corpus: str | None) -> list[str]:
     """``source_language`` / ``target_language`` from ``--source`` / ``--target``; a side
     left unset is the bundled corpus's other language (its column order when neither is
-    set). User files and TFDS datasets default to the default corpus's languages."""
-    languages = corpora.get(corpus if corpus in corpora.CORPORA else DEFAULT_CORPUS).languages
+    set). User files, TFDS datasets and corpora of other tasks (refused later, when read)
+    default to the default corpus's languages."""
+    bundled = corpora.CORPORA.get(corpus)
+    languages = (
+        bundled if bundled and bundled.languages else corpora.get(DEFAULT_CORPUS)
+    ).languages
     source, target = args.source, args.target
     if source and not target:
         target = next((lang for lang in languages if lang != source), None)
