@@ -35,9 +35,9 @@ from timing import report
 
 from nlp_lstm.layers.cells import CELLS
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
-from nlp_lstm.models.char_language_model import build_char_language_model
+from nlp_lstm.models.generation import build_char_language_model
 from nlp_lstm.models.sentiment import build_sentiment_classifier
-from nlp_lstm.models.translator import Translator
+from nlp_lstm.models.translation import Translator
 from nlp_lstm.precision import PRECISIONS, set_precision
 
 

@@ -162,7 +162,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     Args:
         earlier: the monitored value of every epoch before the resume (``[]`` when
             starting afresh); NaN counts as an epoch without improvement.
-        monitor, mode, patience: as for ``EarlyStopping``.
+        monitor: as for ``EarlyStopping``.
+        mode: as for ``EarlyStopping``.
+        patience: as for ``EarlyStopping``.
     """
 
     def __init__(self, earlier: list[float], monitor: str, mode: str, patience: int):

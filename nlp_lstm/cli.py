@@ -1,5 +1,6 @@
 """The ``nlp-lstm`` command line.
 
+    nlp-lstm train sentiment --preset quick     (also evaluate, export, finetune; any recipe)
     nlp-lstm corpora [--json]
     nlp-lstm predict --model saved_models/sentiment "A fine film." "Dull."
     nlp-lstm predict --model saved_models/sentiment --input texts.txt --format jsonl
@@ -28,15 +29,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from nlp_lstm import __version__, import_tensorflow
+from nlp_lstm import __version__, import_tensorflow, recipes, runner
 from nlp_lstm.config import HelpFormatter, bounded
-from nlp_lstm.errors import (
-    Interrupted,
-    NlpLstmError,
-    handling_signals,
-    raise_interrupted,
-    signal_of,
-)
+from nlp_lstm.errors import Interrupted, NlpLstmError, exit_status, signal_of
 
 
 def _corpora(args) -> None:
@@ -255,7 +250,7 @@ def _predict(args) -> None:
 
 def _generate(args) -> None:
     from nlp_lstm import serving
-    from nlp_lstm.models.char_language_model import MAX_NEW_CHARS
+    from nlp_lstm.models.generation import MAX_NEW_CHARS
 
     model = serving.load(args.model, "generation")
     if args.max_new_chars > MAX_NEW_CHARS:
@@ -389,14 +384,26 @@ def _add_batch_flags(sub, unit: str, formats: tuple[str, ...], batch_size: int) 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlp-lstm",
-        description="LSTM NLP recipes: tools.",
+        description="LSTM NLP recipes: train, evaluate, export and use them.",
         epilog="run 'nlp-lstm COMMAND --help' for a command's options and an example",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(tensorflow=True)
     commands = parser.add_subparsers(dest="command", required=True)
-    model_help = "export version directory, or task folder (newest version)"
+    model_help = "export version directory, or recipe folder (newest version)"
+
+    for name, help_text in runner.COMMANDS.items():
+        recipe = _command(
+            commands,
+            name,
+            f"{help_text} (a recipe's own flags: nlp-lstm {name} RECIPE --help)",
+            f"nlp-lstm {name} sentiment --help",
+            None,
+        )
+        recipe.add_argument("recipe", choices=recipes.NAMES, help="the recipe")
+        recipe.add_argument("options", nargs=argparse.REMAINDER, help="the recipe's flags")
+        recipe.set_defaults(tensorflow=False)
 
     listing = _command(
         commands,
@@ -542,21 +549,15 @@ def main(argv: list[str] | None = None) -> int:
         (one ``error:`` line); 128 + the signal's number after SIGINT or SIGTERM.
     """
     args = build_parser().parse_args(argv)
-    try:
-        with handling_signals(raise_interrupted):
-            if args.tensorflow:
-                import_tensorflow(args.verbose)
-            return args.run(args) or 0
-    except NlpLstmError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as stop:
-        detail = getattr(stop, "detail", "")
-        print(
-            f"stopped by {signal_of(stop).name}" + (f"; {detail}" if detail else ""),
-            file=sys.stderr,
-        )
-        return 128 + signal_of(stop)
+    if args.command in runner.COMMANDS:
+        return runner.main(args.recipe, [args.command, *args.options], script=False)
+
+    def run_command():
+        if args.tensorflow:
+            import_tensorflow(args.verbose)
+        return args.run(args)
+
+    return exit_status(run_command)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,23 @@ NON_NEGATIVE = Range(0)
 RATE = Range(0, 1)  # dropout, smoothing: [0, 1)
 SCALE = Range(0, low_open=True)  # learning rate, clipnorm: > 0
 SEED = Range(0, 2**32 - 1, high_closed=True)  # what NumPy's and Keras's seeding accept
+CELLS = ("lstm", "gru", "peephole")  # the recurrent cell variants (``nlp_lstm.layers.cells``)
+# How a run trains, chosen on the command line (``nlp_lstm.distribute``, ``nlp_lstm.precision``,
+# ``nlp_lstm.training``):
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+CHECKPOINT_EVERY = 100  # steps between mid-epoch checkpoints
+
+
+def check_cell(cell: str) -> str:
+    """Returns ``cell`` if it is a known variant (``CELLS``).
+
+    Raises:
+        NlpLstmError: naming the variants.
+    """
+    if cell not in CELLS:
+        raise NlpLstmError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    return cell
 
 
 def check_ranges(config, ranges: dict[str, Range]) -> None:

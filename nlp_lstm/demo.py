@@ -16,9 +16,10 @@ import_tensorflow()  # before anything imports it, quietly
 
 import tensorflow as tf  # noqa: E402
 
-from nlp_lstm import cli, corpora, serving  # noqa: E402
+from nlp_lstm import cli, corpora, runner, serving  # noqa: E402
 from nlp_lstm.data import ParallelExamples  # noqa: E402
-from nlp_lstm.tasks import generation, sentiment, translation  # noqa: E402
+from nlp_lstm.recipes.translation.config import DEFAULT_CORPUS  # noqa: E402
+from nlp_lstm.recipes.translation.recipe import references_by_source  # noqa: E402
 
 SENTENCES = [
     "A warm, funny and beautifully acted film.",
@@ -39,23 +40,16 @@ ENGLISH = [
 TEST_SENTENCES = 5
 
 
+def train(recipe: str) -> None:
+    """Trains the recipe's quick preset into ``saved_models/<recipe>``; exits on failure."""
+    flags = ["--run-dir", f"runs/demo-{recipe}", "--export-dir", f"saved_models/{recipe}"]
+    if runner.main(recipe, ["train", "--preset", "quick", *flags], script=False) != 0:
+        raise SystemExit(1)
+
+
 def demo_sentiment() -> None:
     print("\n== Sentiment: quick preset on Rotten Tomatoes")
-    if (
-        sentiment.main(
-            [
-                "train",
-                "--preset",
-                "quick",
-                "--run-dir",
-                "runs/demo-sentiment",
-                "--export-dir",
-                "saved_models/sentiment",
-            ]
-        )
-        != 0
-    ):
-        raise SystemExit(1)
+    train("sentiment")
     model = serving.load("saved_models/sentiment", "sentiment")
     outputs = serving.run_batched(model.signature, {"text": SENTENCES}, batch_size=64)
     print(f"\n== Predictions read back from {model.path}")
@@ -65,21 +59,7 @@ def demo_sentiment() -> None:
 
 def demo_generation() -> None:
     print("\n== Character-level generation: quick preset on Shakespeare")
-    if (
-        generation.main(
-            [
-                "train",
-                "--preset",
-                "quick",
-                "--run-dir",
-                "runs/demo-generation",
-                "--export-dir",
-                "saved_models/generation",
-            ]
-        )
-        != 0
-    ):
-        raise SystemExit(1)
+    train("generation")
     model = serving.load("saved_models/generation", "generation")
     out = model.signature(
         prompt=tf.constant(PROMPTS),
@@ -96,28 +76,14 @@ def demo_generation() -> None:
 
 def demo_translation() -> None:
     print("\n== Translation: quick preset on Tatoeba English-Spanish")
-    if (
-        translation.main(
-            [
-                "train",
-                "--preset",
-                "quick",
-                "--run-dir",
-                "runs/demo-translation",
-                "--export-dir",
-                "saved_models/translation",
-            ]
-        )
-        != 0
-    ):
-        raise SystemExit(1)
+    train("translation")
     model = serving.load("saved_models/translation", "translation")
     out = model.signature(source=tf.constant(ENGLISH))
     print(f"\n== New sentences translated by {model.path} (beam search)")
     for source, target in zip(ENGLISH, out["translation"].numpy()):
         print(f"  {source}\n    -> {target.decode()}")
-    english, spanish = corpora.load(translation.DEFAULT_CORPUS, "test")
-    sources, references = translation.references_by_source(ParallelExamples(english, spanish))
+    english, spanish = corpora.load(DEFAULT_CORPUS, "test")
+    sources, references = references_by_source(ParallelExamples(english, spanish))
     picked = random.Random(7).sample(range(len(sources)), TEST_SENTENCES)
     out = model.signature(source=tf.constant([sources[i] for i in picked]))
     print("\n== Test sentences, never seen in training, beside their references")

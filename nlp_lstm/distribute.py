@@ -30,9 +30,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from nlp_lstm.config import STRATEGIES
 from nlp_lstm.errors import NlpLstmError
-
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 
 
 def cluster_spec() -> dict:

@@ -34,7 +34,8 @@ class TokenEmbedding(keras.layers.Layer):
         dropout: rate of dropout on the vectors' elements while training.
         word_dropout: rate at which whole token vectors are zeroed while training
             (Gal & Ghahramani, 2016), applied before ``dropout``.
-        trainable: ``False`` freezes the vectors (e.g. pretrained ones).
+        **kwargs: Keras layer arguments; ``trainable=False`` freezes the vectors (e.g.
+            pretrained ones).
     """
 
     def __init__(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,3 +73,25 @@ def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
 def raise_interrupted(signum: int, frame) -> None:
     """A signal handler: stops the command at once with ``Interrupted``."""
     raise Interrupted(signum)
+
+
+def exit_status(command: Callable[[], int | None], on_interrupt: str = "") -> int:
+    """Runs a command as the command line does: a user error is one ``error:`` line on
+    stderr and exit status 2, SIGINT or SIGTERM one ``stopped by ...`` line (with the
+    interrupt's ``detail``, else ``on_interrupt``, e.g. how to resume) and 128 + the
+    signal's number; no traceback.
+
+    Returns:
+        The exit status: the command's own (0 for ``None``), 2, or 128 + signal.
+    """
+    try:
+        with handling_signals(raise_interrupted):
+            return command() or 0
+    except NlpLstmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:
+        detail = getattr(stop, "detail", "") or on_interrupt
+        stopped = signal_of(stop)
+        print(f"stopped by {stopped.name}" + (f"; {detail}" if detail else ""), file=sys.stderr)
+        return 128 + stopped

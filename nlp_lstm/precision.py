@@ -14,9 +14,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from nlp_lstm.config import PRECISIONS
 from nlp_lstm.errors import NlpLstmError
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 # The models' output layers (by name), kept in float32 under mixed precision so that
 # softmaxes, sampling and losses are exact.
 FLOAT32_OUTPUTS = ("logits", "probabilities")

@@ -31,11 +31,10 @@ from nlp_lstm.callbacks import (
     logged,
     read_position,
 )
+from nlp_lstm.config import CHECKPOINT_EVERY
 from nlp_lstm.distribute import build_before_fit, training_input
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.precision import set_model_policy
-
-CHECKPOINT_EVERY = 100  # steps between mid-epoch checkpoints
 
 
 @dataclasses.dataclass
@@ -303,7 +302,7 @@ def fit(
     the run ends with the same epochs and steps as an uninterrupted one. Without a
     checkpoint the run starts over (old history and best weights are removed). The
     checkpoint stays after ``fit`` (evaluation and export may still fail); the caller
-    removes it once the run is complete (``recipe_args.training_session`` does).
+    removes it once the run is complete (``runner.training_session`` does).
 
     Callbacks: ModelCheckpoint of the best weights, early stopping that counts epochs
     before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint and
@@ -317,8 +316,11 @@ def fit(
         validation: the validation dataset.
         run: the run directory (``run.restore_from`` is where a resume reads from).
         batch_size: global batch size.
-        epochs, steps_per_epoch: the length of the run.
-        monitor, mode, patience: early stopping and best-weights selection.
+        epochs: the length of the run, in epochs.
+        steps_per_epoch: the length of an epoch, in steps.
+        monitor: the metric for early stopping and best-weights selection.
+        mode: ``min`` or ``max``: which way ``monitor`` improves.
+        patience: epochs without improvement before stopping.
         checkpoint_every: steps between mid-epoch checkpoints.
         key: what the run trains with (e.g. its configuration as JSON); a checkpoint
             made with another key, batch size, epoch length or replica count is not

@@ -3,6 +3,9 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from pathlib import Path  # noqa: E402
+
+import helpers  # noqa: E402
 import pytest  # noqa: E402
 
 from nlp_lstm import corpora  # noqa: E402
@@ -23,3 +26,9 @@ def bilingual_proto() -> bytes:
     return train_sentencepiece(
         english[:3000] + german[:3000], vocabulary_size=1500, character_coverage=1.0
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_exports(tmp_path_factory) -> Path:
+    """Tiny real exports of the three recipes, ``<recipe>/1`` (``helpers.tiny_exports``)."""
+    return helpers.tiny_exports(tmp_path_factory.getbasetemp() / "tiny-exports")

@@ -8,37 +8,22 @@ import json
 import keras
 import pytest
 import tensorflow as tf
+from helpers import train, write_labelled, write_pairs
 
 from nlp_lstm import corpora, serving
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.layers import PeepholeLSTM, PeepholeLSTMCell
 from nlp_lstm.layers.cells import check_cell
-from nlp_lstm.tasks import generation, sentiment, translation
 
 CELLS = ["gru", "peephole"]
 
 
-def run_recipe(main, data, root, cell, options):
+def run_recipe(recipe, data, root, cell, options):
     """train and export; returns the export folder. (Fine-tuning reloads the export's
     Keras model and config, which ``assert_cell_used`` and the metadata check cover.)"""
     exports = root / "exports"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(data),
-                "--run-dir",
-                str(root / "run"),
-                "--export-dir",
-                str(exports),
-                "--cell",
-                cell,
-                *options,
-            ]
-        )
-        == 0
-    )
+    run = ["--run-dir", str(root / "run"), "--export-dir", str(exports)]
+    assert train(recipe, "--data", str(data), *run, "--cell", cell, *options) == 0
     metadata = json.loads((exports / "1" / "nlp_lstm.json").read_text())
     assert metadata["config"]["cell"] == cell
     return exports
@@ -59,12 +44,9 @@ def assert_cell_used(root, cell):
 @pytest.mark.parametrize("cell", CELLS)
 def test_sentiment(cell, tmp_path):
     texts, labels = corpora.load("rotten_tomatoes", "train")
-    data = tmp_path / "reviews.tsv"
-    data.write_text(
-        "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:400], labels[:400]))
-    )
+    data = write_labelled(tmp_path / "reviews.tsv", texts[:400], labels[:400])
     exports = run_recipe(
-        sentiment.main,
+        "sentiment",
         data,
         tmp_path,
         cell,
@@ -91,7 +73,7 @@ def test_generation(cell, tmp_path):
     data = tmp_path / "plays.txt"
     data.write_text(corpora.load("shakespeare", "train")[:60_000])
     exports = run_recipe(
-        generation.main,
+        "generation",
         data,
         tmp_path,
         cell,
@@ -128,12 +110,9 @@ def test_generation(cell, tmp_path):
 @pytest.mark.parametrize("cell", CELLS)
 def test_translation(cell, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
-    data = tmp_path / "pairs.tsv"
-    data.write_text(
-        "en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300]))
-    )
+    data = write_pairs(tmp_path / "pairs.tsv", english[:300], german[:300])
     exports = run_recipe(
-        translation.main,
+        "translation",
         data,
         tmp_path,
         cell,
@@ -173,7 +152,7 @@ def test_unknown_cell_is_a_clear_error():
 
 
 def test_peephole_layers_are_what_the_models_build():
-    from nlp_lstm.models.char_language_model import build_char_language_model, recurrent_layers
+    from nlp_lstm.models.generation import build_char_language_model, recurrent_layers
 
     model = build_char_language_model(20, 4, 8, 2, cell="peephole")
     assert [type(layer) for layer in recurrent_layers(model)] == [PeepholeLSTM, PeepholeLSTM]

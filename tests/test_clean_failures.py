@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp_lstm import cli, export
+from nlp_lstm import cli, export, runner
 from nlp_lstm.callbacks import read_position
 from nlp_lstm.errors import Interrupted
-from nlp_lstm.tasks import generation, sentiment
+from nlp_lstm.recipes.generation import recipe as generation
 from nlp_lstm.training import RunDirectory, fit, logged_history
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,29 +39,29 @@ def one_error_line(err: str) -> str:
 @pytest.mark.parametrize(
     "recipe, flags, message",
     [
-        (sentiment, "--epochs 0", "config field 'epochs' (--epochs) is 0; it must be at least 1"),
+        ("sentiment", "--epochs 0", "config field 'epochs' (--epochs) is 0; it must be at least 1"),
         (
-            sentiment,
+            "sentiment",
             "--dropout 2",
             "'dropout' (--dropout) is 2.0; it must be at least 0 and below 1",
         ),
-        (sentiment, "--batch-size 0", "'batch_size' (--batch-size) is 0; it must be at least 1"),
-        (sentiment, "--lstm-units 0", "'lstm_units' (--lstm-units) is 0; it must be at least 1"),
+        ("sentiment", "--batch-size 0", "'batch_size' (--batch-size) is 0; it must be at least 1"),
+        ("sentiment", "--lstm-units 0", "'lstm_units' (--lstm-units) is 0; it must be at least 1"),
         (
-            sentiment,
+            "sentiment",
             "--sequence-length 0",
             "'sequence_length' (--sequence-length) is 0; it must be at least 2",
         ),
         (
-            sentiment,
+            "sentiment",
             "--learning-rate -1",
             "'learning_rate' (--learning-rate) is -1.0; it must be greater than 0",
         ),
-        (sentiment, "--learning-rate nan", "is nan; it must be a finite number greater than 0"),
-        (sentiment, "--seed -3", "'seed' (--seed) is -3; it must be from 0 to 4294967295"),
-        (generation, "--steps-per-epoch 0", "'steps_per_epoch' (--steps-per-epoch) is 0"),
+        ("sentiment", "--learning-rate nan", "is nan; it must be a finite number greater than 0"),
+        ("sentiment", "--seed -3", "'seed' (--seed) is -3; it must be from 0 to 4294967295"),
+        ("generation", "--steps-per-epoch 0", "'steps_per_epoch' (--steps-per-epoch) is 0"),
         (
-            generation,
+            "generation",
             "--dropout 1",
             "'dropout' (--dropout) is 1.0; it must be at least 0 and below 1",
         ),
@@ -71,7 +71,7 @@ def test_a_config_value_out_of_range_stops_before_any_work(
     recipe, flags, message, tmp_path, capsys
 ):
     run_dir = tmp_path / "runs" / "run"
-    assert recipe.main(["train", *flags.split(), "--run-dir", str(run_dir)]) == 2
+    assert runner.main(recipe, ["train", *flags.split(), "--run-dir", str(run_dir)]) == 2
     out, err = capsys.readouterr()
     assert message in one_error_line(err)
     assert out == "" and not (tmp_path / "runs").exists()
@@ -100,7 +100,7 @@ def test_out_of_range_seeds_and_non_finite_temperatures_are_usage_errors(argv, m
 
 def test_checkpoint_every_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
-        sentiment.main(["train", "--checkpoint-every", "0"])
+        runner.main("sentiment", ["train", "--checkpoint-every", "0"])
     assert stopped.value.code == 2
     assert "argument --checkpoint-every: 0 is out of range: must be at least 1" in (
         capsys.readouterr().err
@@ -112,14 +112,14 @@ def test_version_and_help_with_defaults_examples_and_config_fields(capsys):
         cli.main(["--version"])
     assert capsys.readouterr().out.strip() == "nlp-lstm 0.1.0"
     with pytest.raises(SystemExit):
-        sentiment.main(["--version"])
+        runner.main("sentiment", ["--version"])
     assert capsys.readouterr().out.strip() == "recipes/sentiment.py 0.1.0"
     with pytest.raises(SystemExit):
         cli.main(["translate", "--help"])
     text = capsys.readouterr().out
     assert "(default: 64)" in text and "example:\n  nlp-lstm translate --model" in text
     with pytest.raises(SystemExit):
-        sentiment.main(["train", "--help"])
+        runner.main("sentiment", ["train", "--help"])
     text = capsys.readouterr().out
     assert "example:\n  python recipes/sentiment.py train --data my.tsv" in text
     assert "(default: quick)" in text and "(default: 100)" in text
@@ -127,11 +127,18 @@ def test_version_and_help_with_defaults_examples_and_config_fields(capsys):
     assert "  --dropout                  0.3  (at least 0 and below 1)" in text
 
 
-def test_help_answers_without_importing_tensorflow():
+@pytest.mark.parametrize(
+    "call",
+    [
+        "from nlp_lstm.cli import main; main(['translate', '--help'])",
+        "from nlp_lstm.cli import main; main(['train', 'sentiment', '--help'])",
+        "from nlp_lstm.runner import main; main('translation', ['train', '--help'])",  # recipes/
+    ],
+)
+def test_help_answers_without_importing_tensorflow(call):
     probe = (
         "import sys, time; start = time.time()\n"
-        "from nlp_lstm.cli import main\n"
-        "try:\n    main(['translate', '--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    {call}\nexcept SystemExit:\n    pass\n"
         "print('tensorflow' in sys.modules, time.time() - start, file=sys.stderr)"
     )
     result = subprocess.run(
@@ -413,7 +420,7 @@ def test_kill_during_training_resumes_to_the_length_of_an_uninterrupted_run(tmp_
         "--patience",
         "9",
     ]
-    command = [sys.executable, str(ROOT / "recipes" / "char_generation.py"), "train", *flags]
+    command = [sys.executable, str(ROOT / "recipes" / "generation.py"), "train", *flags]
     backup = tmp_path / "run" / "backup"
 
     def stop_after_step(step: int, signum: int) -> tuple[str, str]:
@@ -441,7 +448,7 @@ def test_kill_during_training_resumes_to_the_length_of_an_uninterrupted_run(tmp_
     assert "-- sample (prompt 'Day " in last.stdout and "ROMEO" not in last.stdout
 
     monkeypatch.chdir(tmp_path)  # the same command once more, in this process: refused
-    assert generation.main(["train", *flags]) == 2
+    assert runner.main("generation", ["train", *flags]) == 2
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
 
 
@@ -453,7 +460,8 @@ def test_small_user_data_trains_on_the_first_try(tmp_path, capsys):
     ]
     (tmp_path / "mine.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n")
     assert (
-        sentiment.main(
+        runner.main(
+            "sentiment",
             [
                 "train",
                 "--data",
@@ -468,7 +476,7 @@ def test_small_user_data_trains_on_the_first_try(tmp_path, capsys):
                 "4",
                 "--embedding-dim",
                 "4",
-            ]
+            ],
         )
         == 0
     )

@@ -5,9 +5,9 @@ Right padding (the other condition) is what the tokenizers produce."""
 import keras
 import pytest
 
-from nlp_lstm.models.char_language_model import build_char_language_model
+from nlp_lstm.models.generation import build_char_language_model
 from nlp_lstm.models.sentiment import build_sentiment_classifier
-from nlp_lstm.models.translator import Translator
+from nlp_lstm.models.translation import Translator
 
 
 def recurrent_layers(model):

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
 
-from nlp_lstm import cli, corpora
-from nlp_lstm.tasks import generation
+from nlp_lstm import cli, corpora, runner
+from nlp_lstm.recipes.generation import recipe as generation
 
 TINY = [
     "--embedding-dim",
@@ -37,7 +37,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("generation")
     text = corpora.load("shakespeare", "train")[:300_000]
     (root / "plays.txt").write_text(text)
-    code = generation.main(
+    code = runner.main(
+        "generation",
         [
             "train",
             "--data",
@@ -47,7 +48,7 @@ def trained(tmp_path_factory):
             "--export-dir",
             str(root / "exports"),
             *TINY,
-        ]
+        ],
     )
     assert code == 0
     return root
@@ -153,7 +154,8 @@ def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
     (tmp_path / "german.txt").write_text("\n".join(german[:4000]) + "\n")
     assert (
-        generation.main(
+        runner.main(
+            "generation",
             [
                 "finetune",
                 "--from",
@@ -170,7 +172,7 @@ def test_finetune_lowers_bits_per_char_on_the_new_text(trained, tmp_path):
                 "40",
                 "--learning-rate",
                 "0.005",
-            ]
+            ],
         )
         == 0
     )
@@ -183,7 +185,8 @@ def test_bits_per_char_carries_state_across_windows(trained):
     """Reading in windows with carried states equals reading the text in one pass."""
     import keras
 
-    _, _, model, tokenizer = generation.load_export(trained / "exports" / "1")
+    export = runner.load_export(generation.RECIPE, trained / "exports" / "1")
+    model, tokenizer = export.model, generation.make_tokenizer(export.asset)
     text = corpora.load("shakespeare", "test")[:700]
     ids = generation.encode(tokenizer, text)
     inputs = np.concatenate([[generation.BOS_ID], ids[:-1]])[None]

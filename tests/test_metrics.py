@@ -5,7 +5,7 @@ from nlp_lstm import metrics
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.metrics import classification_report
 from nlp_lstm.models.sentiment import build_sentiment_classifier
-from nlp_lstm.tasks.sentiment import label_ids
+from nlp_lstm.recipes.sentiment.recipe import label_ids
 
 
 def test_multiclass_report():

@@ -7,7 +7,7 @@ chromium-driver``; ``.ci/run`` installs them); skipped with the reason otherwise
 import shutil
 
 import pytest
-from test_rest import Server, build_exports
+from test_rest import Server
 
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
@@ -28,9 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    models = build_exports(tmp_path_factory.getbasetemp() / "rest-exports")
-    process = Server(models, "--poll-seconds", "0")
+def server(tiny_exports):
+    process = Server(tiny_exports, "--poll-seconds", "0")
     yield process
     process.close()
 

@@ -18,8 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp_lstm import corpora
-
 LIMITS = {
     "max_body_bytes": 65_536,
     "max_string_bytes": 2_000,
@@ -29,112 +27,6 @@ LIMITS = {
     "max_length": 100,
 }
 GENERATION = {"max_new_chars": 12, "temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 1}
-_build_lock = threading.Lock()
-
-
-def build_exports(root: Path) -> Path:
-    """Trains tiny sentiment, generation and translation models through the recipes'
-    ``main`` and returns ``root/models`` holding their ``<name>/1`` exports (about 40 s
-    on 2 cores; reused by every module of a session)."""
-    from nlp_lstm.tasks import generation, sentiment, translation
-
-    models = root / "models"
-    with _build_lock:
-        if (root / "built").exists():
-            return models
-        root.mkdir(parents=True, exist_ok=True)
-        texts, labels = corpora.load("rotten_tomatoes", "train")
-        (root / "reviews.tsv").write_text(
-            "text\tlabel\n"
-            + "".join(f"{t}\t{label}\n" for t, label in zip(texts[:400], labels[:400]))
-        )
-        assert (
-            sentiment.main(
-                [
-                    "train",
-                    "--data",
-                    str(root / "reviews.tsv"),
-                    "--run-dir",
-                    str(root / "runs/s"),
-                    "--export-dir",
-                    str(models / "sentiment"),
-                    "--vocabulary-size",
-                    "200",
-                    "--embedding-dim",
-                    "8",
-                    "--lstm-units",
-                    "8",
-                    "--sequence-length",
-                    "32",
-                    "--epochs",
-                    "1",
-                    "--batch-size",
-                    "64",
-                ]
-            )
-            == 0
-        )
-        (root / "plays.txt").write_text(corpora.load("shakespeare", "train")[:40_000])
-        assert (
-            generation.main(
-                [
-                    "train",
-                    "--data",
-                    str(root / "plays.txt"),
-                    "--run-dir",
-                    str(root / "runs/g"),
-                    "--export-dir",
-                    str(models / "generation"),
-                    "--embedding-dim",
-                    "8",
-                    "--lstm-units",
-                    "16",
-                    "--sequence-length",
-                    "32",
-                    "--batch-size",
-                    "32",
-                    "--epochs",
-                    "1",
-                    "--steps-per-epoch",
-                    "5",
-                ]
-            )
-            == 0
-        )
-        english, german = corpora.load("ding_en_de", "train")
-        (root / "pairs.tsv").write_text(
-            "en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(english[:300], german[:300]))
-        )
-        assert (
-            translation.main(
-                [
-                    "train",
-                    "--data",
-                    str(root / "pairs.tsv"),
-                    "--run-dir",
-                    str(root / "runs/t"),
-                    "--export-dir",
-                    str(models / "translation"),
-                    "--vocabulary-size",
-                    "200",
-                    "--embedding-dim",
-                    "16",
-                    "--encoder-units",
-                    "16",
-                    "--decoder-units",
-                    "16",
-                    "--epochs",
-                    "1",
-                    "--batch-size",
-                    "64",
-                    "--beam-size",
-                    "2",
-                ]
-            )
-            == 0
-        )
-        (root / "built").touch()
-    return models
 
 
 class Server:
@@ -216,8 +108,8 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def exports(tmp_path_factory) -> Path:
-    return build_exports(tmp_path_factory.getbasetemp() / "rest-exports")
+def exports(tiny_exports) -> Path:
+    return tiny_exports
 
 
 @pytest.fixture(scope="module")

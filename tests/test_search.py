@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from nlp_lstm.decoding.search import beam_search, greedy_search
-from nlp_lstm.models.translator import Translator
+from nlp_lstm.models.translation import Translator
 from nlp_lstm.tokenization import BOS_ID, EOS_ID
 
 A, B = 4, 5

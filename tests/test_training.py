@@ -131,7 +131,7 @@ def test_a_checkpoint_of_other_settings_or_a_damaged_one_is_refused(tmp_path):
 
 def test_the_run_key_tells_apart_configs_and_training_data():
     from nlp_lstm.data.readers import ParallelExamples
-    from nlp_lstm.tasks.translation import TranslationConfig
+    from nlp_lstm.recipes.translation.config import TranslationConfig
 
     pairs = ParallelExamples(["I see."], ["Ich sehe."])
     key = run_key(TranslationConfig(), pairs)

@@ -9,16 +9,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import write_pairs
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
 
-from nlp_lstm import cli, corpora, demo, metrics
+from nlp_lstm import cli, corpora, demo, metrics, runner
 from nlp_lstm import config as config_lib
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
-from nlp_lstm.models.translator import Translator
-from nlp_lstm.tasks import translation
+from nlp_lstm.models.translation import Translator
+from nlp_lstm.recipes.translation import recipe as translation
 
 TINY = [
     "--vocabulary-size",
@@ -40,18 +41,14 @@ TINY = [
 ]
 
 
-def write_pairs(path, sources, targets):
-    path.write_text("en\tde\n" + "".join(f"{s}\t{t}\n" for s, t in zip(sources, targets)))
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("translation")
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
     # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
-    code = translation.main(
+    code = runner.main(
+        "translation",
         [
             "train",
             "--data",
@@ -67,7 +64,7 @@ def trained(tmp_path_factory):
             "32",
             "--tied-embeddings",
             "true",
-        ]
+        ],
     )
     assert code == 0
     return root
@@ -226,7 +223,8 @@ def test_translate_cli_reads_a_file_and_plots_attention(trained, tmp_path, capsy
 
 def test_evaluate_scores_an_export(trained, capsys):
     assert (
-        translation.main(
+        runner.main(
+            "translation",
             [
                 "evaluate",
                 "--model",
@@ -235,7 +233,7 @@ def test_evaluate_scores_an_export(trained, capsys):
                 str(trained / "pairs.tsv"),
                 "--split",
                 "test",
-            ]
+            ],
         )
         == 0
     )
@@ -249,7 +247,8 @@ def test_evaluate_scores_an_export(trained, capsys):
 def test_finetune_lowers_the_loss_on_new_pairs(trained, tmp_path):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(tmp_path / "new.tsv", english[5000:5400], german[5000:5400])
-    code = translation.main(
+    code = runner.main(
+        "translation",
         [
             "finetune",
             "--from",
@@ -264,7 +263,7 @@ def test_finetune_lowers_the_loss_on_new_pairs(trained, tmp_path):
             "2",
             "--learning-rate",
             "0.005",
-        ]
+        ],
     )
     assert code == 0
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -336,7 +335,8 @@ def test_dictionary_pairs_apply_to_the_bundled_corpus_only(tmp_path, capsys):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(tmp_path / "pairs.tsv", english[:100], german[:100])
     assert (
-        translation.main(
+        runner.main(
+            "translation",
             [
                 "train",
                 "--data",
@@ -350,7 +350,7 @@ def test_dictionary_pairs_apply_to_the_bundled_corpus_only(tmp_path, capsys):
                 *TINY,
                 "--epochs",
                 "1",
-            ]
+            ],
         )
         == 0
     )
@@ -423,7 +423,8 @@ def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_p
     )
     assert config.tied_embeddings and config.decoder_units == config.embedding_dim
     assert (
-        translation.main(
+        runner.main(
+            "translation",
             [
                 "train",
                 "--preset",
@@ -434,7 +435,7 @@ def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_p
                 "512",
                 "--run-dir",
                 str(tmp_path / "run"),
-            ]
+            ],
         )
         == 2
     )

@@ -35,7 +35,8 @@ def load_tfds(
         task: ``sentiment`` (supervised text/label), ``generation`` (a ``text``
             feature) or ``translation`` (features named by language).
         split: ``train``, ``validation`` or ``test`` (any TFDS split string works).
-        source_language, target_language: feature names for translation.
+        source_language: the source side's feature name (translation).
+        target_language: the target side's feature name (translation).
         data_dir: where TFDS keeps prepared data.
         download: fetch and prepare the dataset if ``data_dir`` lacks it; with
             ``False`` only already-prepared data is used (fails fast offline).

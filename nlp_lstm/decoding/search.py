@@ -46,7 +46,8 @@ def greedy_search(
         state: initial decoder state, a list of ``[batch, ...]`` tensors.
         max_lengths: ``int32[batch]``, the most tokens each row may produce (eos included).
         source_length: scalar, the width of the alignments.
-        bos_id, eos_id: start and end tokens.
+        bos_id: the start token.
+        eos_id: the end token.
         alpha: length penalty exponent used for the reported score.
 
     Returns:
@@ -117,7 +118,8 @@ def beam_search(
         max_lengths: ``int32[batch]``, the most tokens each row may produce (eos included).
         source_length: scalar, the width of the alignments.
         beam_size: hypotheses kept per row (1 = greedy).
-        bos_id, eos_id: start and end tokens.
+        bos_id: the start token.
+        eos_id: the end token.
         alpha: length penalty exponent (0 = raw log-probability).
 
     Returns:

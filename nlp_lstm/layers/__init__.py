@@ -1,6 +1,7 @@
 """Keras layers shared by the models."""
 
-from nlp_lstm.layers.cells import CELLS, recurrent_cell, recurrent_layer, state_count
+from nlp_lstm.config import CELLS
+from nlp_lstm.layers.cells import recurrent_cell, recurrent_layer, state_count
 from nlp_lstm.layers.hoisted_gru import HoistedGRU
 from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
 from nlp_lstm.layers.masked_pooling import MaskedMaxMeanPooling

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import keras
 
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.config import check_cell
 from nlp_lstm.layers.hoisted_gru import HoistedGRU
 from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
 from nlp_lstm.layers.peephole_lstm import PeepholeLSTM
 from nlp_lstm.layers.peephole_lstm_cell import PeepholeLSTMCell
 
-CELLS = ("lstm", "gru", "peephole")
 _LAYERS = {"lstm": HoistedLSTM, "gru": HoistedGRU, "peephole": PeepholeLSTM}
 _CELLS = {"lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell, "peephole": PeepholeLSTMCell}
-
-
-def check_cell(cell: str) -> str:
-    """Returns ``cell`` if it is a known variant; ``NlpLstmError`` otherwise."""
-    if cell not in CELLS:
-        raise NlpLstmError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
-    return cell
 
 
 def recurrent_layer(cell: str, units: int, **kwargs) -> keras.layers.RNN:

@@ -24,7 +24,8 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, trainin
         projected: ``[time, batch, 4 * units]``, ``inputs @ kernel``.
         bias: ``[4 * units]`` (zeros for none).
         recurrent_kernel: ``[units, 4 * units]``; its dtype is the products' dtype.
-        h0, c0: ``[batch, units]`` initial states.
+        h0: ``[batch, units]`` initial hidden state.
+        c0: ``[batch, units]`` initial cell state.
         mask: optional ``bool[time, batch]``.
         training: whether a gradient will be asked for; without, the loop keeps no
             gates for it (serving reads long prompts with a fraction of the memory).

@@ -33,11 +33,13 @@ def luong_lstm_over_time(
         kernel: ``[2 * units, 4 * units]``, the attentional vector's rows of the cell
             kernel over its recurrent kernel; its dtype is the products' dtype.
         state_kernel: ``[units, units]``, the ``h_t`` rows of the attentional layer.
-        keys, values: ``[batch, source, units]``, the memory through the score and
-            context weights.
+        keys: ``[batch, source, units]``, the memory through the score weights.
+        values: ``[batch, source, units]``, the memory through the context weights.
         score_bias: ``[batch, source]``, 0 at real source tokens, a large negative
             number at padding; it gets no gradient.
-        h0, c0, a0: ``[batch, units]`` initial states.
+        h0: ``[batch, units]`` initial hidden state.
+        c0: ``[batch, units]`` initial cell state.
+        a0: ``[batch, units]`` initial attentional vector.
 
     Returns:
         ``a``: the attentional vectors ``[time, batch, units]``, float32.

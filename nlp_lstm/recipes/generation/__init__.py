@@ -1,0 +1,1 @@
+"""Character-level text generation: characters -> embedding -> stacked LSTM -> next character."""

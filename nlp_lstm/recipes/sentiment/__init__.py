@@ -1,0 +1,1 @@
+"""Sentiment analysis: SentencePiece -> embedding -> stacked BiLSTM -> softmax."""

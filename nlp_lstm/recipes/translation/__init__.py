@@ -1,0 +1,1 @@
+"""Translation: SentencePiece -> BiLSTM encoder -> attention LSTM decoder -> beam search."""

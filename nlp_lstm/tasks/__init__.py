@@ -1,1 +1,0 @@
-"""Runners: one module per task, tying data, model, training and export together."""
