@@ -20,15 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlp_lstm.precision import PRECISIONS
+from nlp_lstm.config import CELLS, PRECISIONS
+from nlp_lstm.recipes import NAMES as RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = {
-    "sentiment": "sentiment.py",
-    "generation": "char_generation.py",
-    "translation": "translation.py",
-}
-CELLS = ("lstm", "gru", "peephole")
 
 
 def quality(recipe: str, metrics: dict) -> str:
@@ -49,7 +44,7 @@ def train(recipe: str, cell: str, preset: str, folder: Path, precision_name: str
     if not metrics_file.exists():
         command = [
             sys.executable,
-            str(ROOT / "recipes" / RECIPES[recipe]),
+            str(ROOT / "recipes" / f"{recipe}.py"),
             "train",
             "--preset",
             preset,

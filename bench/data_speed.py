@@ -20,7 +20,9 @@ from timing import median, newest_version, report, seconds_per_call
 from nlp_lstm import export as export_lib
 from nlp_lstm.data import language_model_windows
 from nlp_lstm.data.sources import labelled_splits, parallel_splits, text_splits
-from nlp_lstm.tasks import generation, sentiment, translation
+from nlp_lstm.recipes.generation import recipe as generation
+from nlp_lstm.recipes.sentiment import recipe as sentiment
+from nlp_lstm.recipes.translation import recipe as translation
 from nlp_lstm.tokenization import BOS_ID, CharacterTokenizer, SentencePieceTokenizer
 
 

@@ -54,7 +54,7 @@ from timing import report
 from nlp_lstm import corpora
 from nlp_lstm.data import ParallelExamples
 from nlp_lstm.metrics import translation_scores
-from nlp_lstm.tasks.translation import references_by_source
+from nlp_lstm.recipes.translation.recipe import references_by_source
 
 CORPUS = "tatoeba_en_es"
 LANGUAGES = ("en", "es")
