@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from timing import report
 
-from nlp_lstm.layers.cells import CELLS
+from nlp_lstm.config import CELLS
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.generation import build_char_language_model
 from nlp_lstm.models.sentiment import build_sentiment_classifier

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import train
 
 from nlp_lstm import cli, export, runner
 from nlp_lstm.callbacks import read_position
@@ -100,7 +101,7 @@ def test_out_of_range_seeds_and_non_finite_temperatures_are_usage_errors(argv, m
 
 def test_checkpoint_every_below_one_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
-        runner.main("sentiment", ["train", "--checkpoint-every", "0"])
+        train("sentiment", "--checkpoint-every", "0")
     assert stopped.value.code == 2
     assert "argument --checkpoint-every: 0 is out of range: must be at least 1" in (
         capsys.readouterr().err
@@ -119,9 +120,9 @@ def test_version_and_help_with_defaults_examples_and_config_fields(capsys):
     text = capsys.readouterr().out
     assert "(default: 64)" in text and "example:\n  nlp-lstm translate --model" in text
     with pytest.raises(SystemExit):
-        runner.main("sentiment", ["train", "--help"])
+        train("sentiment", "--help")
     text = capsys.readouterr().out
-    assert "example:\n  python recipes/sentiment.py train --data my.tsv" in text
+    assert "example:\n  nlp-lstm train sentiment --data my.tsv" in text
     assert "(default: quick)" in text and "(default: 100)" in text
     assert "  --vocabulary-size          4000  (at least 1)" in text
     assert "  --dropout                  0.3  (at least 0 and below 1)" in text
@@ -448,7 +449,7 @@ def test_kill_during_training_resumes_to_the_length_of_an_uninterrupted_run(tmp_
     assert "-- sample (prompt 'Day " in last.stdout and "ROMEO" not in last.stdout
 
     monkeypatch.chdir(tmp_path)  # the same command once more, in this process: refused
-    assert runner.main("generation", ["train", *flags]) == 2
+    assert train("generation", *flags) == 2
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["1"]
 
 
@@ -460,23 +461,20 @@ def test_small_user_data_trains_on_the_first_try(tmp_path, capsys):
     ]
     (tmp_path / "mine.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n")
     assert (
-        runner.main(
+        train(
             "sentiment",
-            [
-                "train",
-                "--data",
-                str(tmp_path / "mine.tsv"),
-                "--run-dir",
-                str(tmp_path / "run"),
-                "--export-dir",
-                str(tmp_path / "exports"),
-                "--epochs",
-                "1",
-                "--lstm-units",
-                "4",
-                "--embedding-dim",
-                "4",
-            ],
+            "--data",
+            str(tmp_path / "mine.tsv"),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--export-dir",
+            str(tmp_path / "exports"),
+            "--epochs",
+            "1",
+            "--lstm-units",
+            "4",
+            "--embedding-dim",
+            "4",
         )
         == 0
     )

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import train
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
@@ -37,18 +38,15 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("generation")
     text = corpora.load("shakespeare", "train")[:300_000]
     (root / "plays.txt").write_text(text)
-    code = runner.main(
+    code = train(
         "generation",
-        [
-            "train",
-            "--data",
-            str(root / "plays.txt"),
-            "--run-dir",
-            str(root / "run"),
-            "--export-dir",
-            str(root / "exports"),
-            *TINY,
-        ],
+        "--data",
+        str(root / "plays.txt"),
+        "--run-dir",
+        str(root / "run"),
+        "--export-dir",
+        str(root / "exports"),
+        *TINY,
     )
     assert code == 0
     return root

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import write_labelled
+from helpers import train, write_labelled
 from hypothesis import given
 from strategies import batches, signature_examples
 
@@ -47,20 +47,17 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("sentiment")
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = write_labelled(root / "reviews.tsv", texts[:1500], labels[:1500])
-    code = runner.main(
+    code = train(
         "sentiment",
-        [
-            "train",
-            "--data",
-            str(data),
-            "--run-dir",
-            str(root / "run"),
-            "--export-dir",
-            str(root / "exports"),
-            *TINY,
-            "--adversarial-epsilon",
-            "0.02",
-        ],
+        "--data",
+        str(data),
+        "--run-dir",
+        str(root / "run"),
+        "--export-dir",
+        str(root / "exports"),
+        *TINY,
+        "--adversarial-epsilon",
+        "0.02",
     )  # adversarial, as the full preset
     assert code == 0
     return root
@@ -257,26 +254,23 @@ def test_training_starts_from_pretrained_vectors(tmp_path):
     texts, labels = corpora.load("rotten_tomatoes", "train")
     data = write_labelled(tmp_path / "reviews.tsv", texts[:600], labels[:600])
     assert (
-        runner.main(
+        train(
             "sentiment",
-            [
-                "train",
-                "--data",
-                str(data),
-                "--run-dir",
-                str(tmp_path / "run"),
-                "--export-dir",
-                str(tmp_path / "exports"),
-                *TINY,
-                "--epochs",
-                "1",
-                "--learning-rate",
-                "1e-12",
-                "--embedding-dim",
-                "100",
-                "--pretrained-vectors",
-                "glove_100d",
-            ],
+            "--data",
+            str(data),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--export-dir",
+            str(tmp_path / "exports"),
+            *TINY,
+            "--epochs",
+            "1",
+            "--learning-rate",
+            "1e-12",
+            "--embedding-dim",
+            "100",
+            "--pretrained-vectors",
+            "glove_100d",
         )
         == 0
     )
@@ -358,18 +352,15 @@ def test_reviews_labelled_unlike_the_data_stop_before_training(tmp_path, capsys)
     data = write_labelled(tmp_path / "snippets.tsv", texts[:300], labels[:300])
     stars = write_labelled(tmp_path / "stars.tsv", ["Great fun.", "A bore."], ["5", "1"])
     assert (
-        runner.main(
+        train(
             "sentiment",
-            [
-                "train",
-                "--data",
-                str(data),
-                "--run-dir",
-                str(tmp_path / "run"),
-                *TINY,
-                "--pretrain-reviews",
-                str(stars),
-            ],
+            "--data",
+            str(data),
+            "--run-dir",
+            str(tmp_path / "run"),
+            *TINY,
+            "--pretrain-reviews",
+            str(stars),
         )
         == 2
     )
@@ -387,12 +378,7 @@ def test_a_pretraining_checkpoint_of_other_settings_is_not_resumed(tmp_path, cap
     data = write_labelled(tmp_path / "snippets.tsv", texts[:300], labels[:300])
     (tmp_path / "run" / "pretraining" / "backup").mkdir(parents=True)
     (tmp_path / "run" / "pretraining" / "backup" / "position.json").write_text("{}")
-    assert (
-        runner.main(
-            "sentiment", ["train", "--data", str(data), "--run-dir", str(tmp_path / "run"), *TINY]
-        )
-        == 2
-    )
+    assert train("sentiment", "--data", str(data), "--run-dir", str(tmp_path / "run"), *TINY) == 2
     assert "holds a pretraining checkpoint of a run with other settings" in capsys.readouterr().err
 
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import write_pairs
+from helpers import train, write_pairs
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
@@ -47,24 +47,21 @@ def trained(tmp_path_factory):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
     # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
-    code = runner.main(
+    code = train(
         "translation",
-        [
-            "train",
-            "--data",
-            str(data),
-            "--run-dir",
-            str(root / "run"),
-            "--export-dir",
-            str(root / "exports"),
-            *TINY,
-            "--target",
-            "de",
-            "--decoder-units",
-            "32",
-            "--tied-embeddings",
-            "true",
-        ],
+        "--data",
+        str(data),
+        "--run-dir",
+        str(root / "run"),
+        "--export-dir",
+        str(root / "exports"),
+        *TINY,
+        "--target",
+        "de",
+        "--decoder-units",
+        "32",
+        "--tied-embeddings",
+        "true",
     )
     assert code == 0
     return root
@@ -335,22 +332,19 @@ def test_dictionary_pairs_apply_to_the_bundled_corpus_only(tmp_path, capsys):
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(tmp_path / "pairs.tsv", english[:100], german[:100])
     assert (
-        runner.main(
+        train(
             "translation",
-            [
-                "train",
-                "--data",
-                str(data),
-                "--run-dir",
-                str(tmp_path / "run"),
-                "--export-dir",
-                str(tmp_path / "exports"),
-                "--dictionary-pairs",
-                "10",
-                *TINY,
-                "--epochs",
-                "1",
-            ],
+            "--data",
+            str(data),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--export-dir",
+            str(tmp_path / "exports"),
+            "--dictionary-pairs",
+            "10",
+            *TINY,
+            "--epochs",
+            "1",
         )
         == 0
     )
@@ -423,19 +417,16 @@ def test_full_preset_ties_embeddings_and_names_the_fix_for_a_wider_decoder(tmp_p
     )
     assert config.tied_embeddings and config.decoder_units == config.embedding_dim
     assert (
-        runner.main(
+        train(
             "translation",
-            [
-                "train",
-                "--preset",
-                "full",
-                "--dataset",
-                "ding_en_de",
-                "--decoder-units",
-                "512",
-                "--run-dir",
-                str(tmp_path / "run"),
-            ],
+            "--preset",
+            "full",
+            "--dataset",
+            "ding_en_de",
+            "--decoder-units",
+            "512",
+            "--run-dir",
+            str(tmp_path / "run"),
         )
         == 2
     )
