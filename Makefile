@@ -53,7 +53,7 @@ bench: $(STAMP)
 
 # Training speed of the language model (vocabulary 80, embedding 64, 2 x LSTM 512, sequences
 # of 100, batch 64, Adam) against a PyTorch nn.LSTM peer at the same shape, float32 and
-# bfloat16, alternating, each twice: one JSON line per run; compare tokens_per_s.
+# bfloat16, alternating, twice each: every run's JSON line, then the ratio table.
 # Needs PyTorch: the bench extra (installed here on first use).
 PEER_STAMP := $(VENV)/.installed-bench
 
@@ -62,12 +62,7 @@ $(PEER_STAMP): $(STAMP)
 	touch $(PEER_STAMP)
 
 bench-peer: $(PEER_STAMP)
-	for round in 1 2; do \
-		for precision in float32 bfloat16; do \
-			$(PY) bench/training_speed.py --precision $$precision || exit 1; \
-			$(PY) bench/torch_lstm_peer.py --precision $$precision || exit 1; \
-		done; \
-	done
+	$(PY) bench/peer_comparison.py --rounds 2
 
 # Rebuild the bundled corpora from the registries and compare byte for byte.
 corpora-check: $(STAMP)

@@ -1,7 +1,6 @@
 """The benchmark scripts still import against the library (they are not run here)."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,41 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 def test_benchmark_script_imports(script, monkeypatch):
     if script == "torch_lstm_peer.py":
         pytest.importorskip("torch", reason="the PyTorch peer needs the bench extra")
-    monkeypatch.syspath_prepend(str(BENCH))  # scripts import their sibling timing.py
-    spec = importlib.util.spec_from_file_location(f"bench_{script[:-3]}", BENCH / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(script[:-3], monkeypatch)
     if script != "timing.py":  # the shared timing helpers; every other script runs main()
         assert callable(getattr(module, "main", None)), f"{script} has no main()"
-    sys.modules.pop(spec.name, None)
+
+
+def load_script(name: str, monkeypatch):
+    """Imports ``bench/<name>.py`` (scripts import their sibling timing.py)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_step_profile_sorts_ops_into_shares(monkeypatch):
+    profile = load_script("step_profile", monkeypatch)
+    loop = "model/lstm/scan/while/body/_36/model/lstm/scan/while"
+    assert profile.share(f"{loop}/MatMul", "_MklMatMul") == "matrix"
+    assert profile.share(f"{loop}/Sigmoid_1", "Sigmoid") == "elementwise"
+    assert profile.share(f"{loop}/TensorArrayV2Read/TensorListGetItem", "TensorListGetItem") == (
+        "loop"
+    )
+    assert profile.share("adam/Sqrt", "Sqrt") == "optimizer"
+    assert profile.share("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer") == "fused_lstm"
+    assert profile.share("aten::addmm", "aten::addmm") == "matrix"
+    assert profile.share("loss/SparseSoftmaxCrossEntropyWithLogits", "Sparse...") == "other"
+
+
+def test_step_profile_counts_overlapping_ops_once(monkeypatch):
+    profile = load_script("step_profile", monkeypatch)
+    assert profile.covered([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.7)]) == 4.0
+    per_step, wall = profile.split_steps(
+        [(0.0, 10.0), (10.0, 20.0)],
+        [((1.0, 4.0), "matrix"), ((2.0, 5.0), "elementwise"), ((11.0, 19.0), "matrix")],
+    )
+    assert wall == 10.0
+    assert per_step["matrix"] == 5.5 and per_step["elementwise"] == 1.5
+    assert per_step["idle"] == 4.0  # step 1: 10 - 4 covered; step 2: 10 - 8
