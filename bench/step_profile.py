@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import report
+from timing import add_shape_arguments, report
 
 MATRIX = ("MatMul", "BatchMatMul", "Einsum", "mm", "addmm", "bmm", "linear")
 ELEMENTWISE = (
@@ -193,14 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("keras", "torch"), default="keras")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
-    parser.add_argument("--vocab", type=int, default=80)
-    parser.add_argument("--embed", type=int, default=64)
-    parser.add_argument("--units", type=int, default=512)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=5, help="profiled steps")
-    parser.add_argument("--warmup", type=int, default=3)
+    add_shape_arguments(parser, steps=5)
     args = parser.parse_args()
     args.model, args.cell, args.decoder_units, args.tied_embeddings = "lm", "lstm", None, False
 

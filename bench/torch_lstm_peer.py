@@ -24,13 +24,13 @@ a machine's speed drifts, a ratio holds.
 """
 
 import argparse
-import json
 import resource
 import statistics
 import time
 
 import numpy as np
 import torch
+from timing import add_shape_arguments, report
 from torch import nn
 
 
@@ -83,14 +83,7 @@ def main() -> None:
         default="auto",
         help="auto: CUDA when a GPU is visible, else the CPU",
     )
-    parser.add_argument("--vocab", type=int, default=80)
-    parser.add_argument("--embed", type=int, default=64)
-    parser.add_argument("--units", type=int, default=512)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
+    add_shape_arguments(parser)
     parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0:
@@ -127,31 +120,23 @@ def main() -> None:
             step_seconds.append(time.perf_counter() - start)
 
     median = statistics.median(step_seconds)
-    print(
-        json.dumps(
-            {
-                "benchmark": "torch_lstm_peer",
-                "model": "lm",
-                "cell": "lstm",
-                "policy": "mixed_bfloat16" if autocast else "float32",
-                "tokens_per_s": round(args.batch * args.seq / median, 1),
-                "seconds_per_step": {
-                    "median": round(median, 4),
-                    "min": round(min(step_seconds), 4),
-                    "max": round(max(step_seconds), 4),
-                },
-                "steps": len(step_seconds),
-                "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "shape": {
-                    k: getattr(args, k)
-                    for k in ("vocab", "embed", "units", "layers", "seq", "batch")
-                },
-                "device": str(device),
-                "threads": torch.get_num_threads(),
-                "torch": torch.__version__,
-            }
-        ),
-        flush=True,
+    report(
+        "torch_lstm_peer",
+        model="lm",
+        cell="lstm",
+        policy="mixed_bfloat16" if autocast else "float32",
+        tokens_per_s=round(args.batch * args.seq / median, 1),
+        seconds_per_step={
+            "median": round(median, 4),
+            "min": round(min(step_seconds), 4),
+            "max": round(max(step_seconds), 4),
+        },
+        steps=len(step_seconds),
+        peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        shape={k: getattr(args, k) for k in ("vocab", "embed", "units", "layers", "seq", "batch")},
+        device=str(device),
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
     )
 
 

@@ -31,7 +31,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from timing import report
+from timing import add_shape_arguments, report
 
 from nlp_lstm.config import CELLS
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
@@ -81,10 +81,7 @@ def main() -> None:
     parser.add_argument("--model", choices=("lm", "sentiment", "translation"), default="lm")
     parser.add_argument("--cell", choices=CELLS, default="lstm")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
-    parser.add_argument("--vocab", type=int, default=80)
-    parser.add_argument("--embed", type=int, default=64)
-    parser.add_argument("--units", type=int, default=512)
-    parser.add_argument("--layers", type=int, default=2)
+    add_shape_arguments(parser)
     parser.add_argument(
         "--decoder-units", type=int, help="translation: the decoder's width (default 2 x --units)"
     )
@@ -94,10 +91,6 @@ def main() -> None:
         help="translation: score with the embedding matrix (needs "
         "--decoder-units equal to --embed)",
     )
-    parser.add_argument("--seq", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps")
-    parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
 
     policy = set_precision(args.precision)
