@@ -34,21 +34,19 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, trainin
         ``(h, c_last)``: the hidden state after every step ``[time, batch, units]`` and
         the last cell state, in float32.
     """
-    step_mask = (
-        tf.ones(tf.shape(projected)[:2], tf.float32) if mask is None else tf.cast(mask, tf.float32)
-    )[..., None]
+    inputs = tf.cast(projected, tf.float32) + tf.cast(bias, tf.float32)  # once, not per step
     recurrent_kernel = tf.identity(recurrent_kernel)  # a tensor, even when given a variable
-    bias, h0, c0 = (tf.cast(x, tf.float32) for x in (bias, h0, c0))
+    h0, c0 = tf.cast(h0, tf.float32), tf.cast(c0, tf.float32)
+    keep = None if mask is None else tf.cast(mask, tf.bool)[..., None]
     if not training:
         h, c = tf.scan(
-            lambda carry, inputs: _step(
-                inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel
-            )[:2],
-            (projected, step_mask),
+            lambda carry, step_inputs: _step(step_inputs, carry, recurrent_kernel)[:2],
+            inputs if keep is None else (inputs, keep),
             initializer=(h0, c0),
         )
         return h, c[-1]
-    return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
+    h, c_last = _lstm_with(keep)(inputs, recurrent_kernel, h0, c0)
+    return h, c_last
 
 
 def product(x, kernel, transpose=False):
@@ -83,54 +81,61 @@ def lstm_cell_gradient(dh, dc, gates, c_prev, c):
     return dz, dc * f
 
 
-def _step(z_x, m, h, c, bias, recurrent_kernel):
-    """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
-    h_new, c_new, gates = lstm_cell(
-        tf.cast(z_x, tf.float32) + bias + product(h, recurrent_kernel), c
-    )
-    return m * h_new + (1 - m) * h, m * c_new + (1 - m) * c, gates
+def _step(step_inputs, carry, recurrent_kernel):
+    """One LSTM step from ``step_inputs`` (``x @ W + b``, or that and where to step);
+    where a row is not stepped its states carry over: ``(h, c, gates i|f|g|o)``."""
+    z_x, keep = step_inputs if isinstance(step_inputs, tuple) else (step_inputs, None)
+    h, c = carry[0], carry[1]
+    h_new, c_new, gates = lstm_cell(z_x + product(h, recurrent_kernel), c)
+    if keep is None:  # no mask: no per-step selection at all
+        return h_new, c_new, gates
+    return tf.where(keep, h_new, h), tf.where(keep, c_new, c), gates
 
 
-@tf.custom_gradient
-def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
-    def forward(carry, inputs):
-        return _step(inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel)
+def _lstm_with(keep):
+    """The loop with its gradient, for the mask ``keep`` (``bool[time, batch, 1]`` or
+    None), which is not differentiated."""
 
-    gates_shape = tf.zeros_like(projected[0], tf.float32)
-    h, c, gates = tf.scan(forward, (projected, step_mask), initializer=(h0, c0, gates_shape))
-    h_prev = tf.concat([h0[None], h[:-1]], 0)
-    c_prev = tf.concat([c0[None], c[:-1]], 0)
-
-    def backward(d_h, d_c_last):
-        def step(carry, inputs):
-            dh, dc = carry[0], carry[1]
-            d_h_t, gates_t, c_prev_t, c_t, m = inputs
-            dz, dc_prev = lstm_cell_gradient(m * (dh + d_h_t), m * dc, gates_t, c_prev_t, c_t)
-            dh_prev = (1 - m) * (dh + d_h_t) + product(dz, recurrent_kernel, transpose=True)
-            return dh_prev, (1 - m) * dc + dc_prev, dz
-
-        start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
-        dh_prev, dc_prev, dz = tf.scan(
-            step,
-            (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask),
-            initializer=start,
-            reverse=True,
+    @tf.custom_gradient
+    def lstm(inputs, recurrent_kernel, h0, c0):
+        gates_shape = tf.zeros_like(inputs[0])
+        h, c, gates = tf.scan(
+            lambda carry, step_inputs: _step(step_inputs, carry, recurrent_kernel),
+            inputs if keep is None else (inputs, keep),
+            initializer=(h0, c0, gates_shape),
         )
-        units = tf.shape(h0)[-1]
-        dz_flat = tf.reshape(dz, [-1, 4 * units])
-        dtype = recurrent_kernel.dtype
-        d_kernel = tf.matmul(
-            tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
-            tf.cast(dz_flat, dtype),
-            transpose_a=True,
-        )
-        return (
-            tf.cast(dz, projected.dtype),
-            tf.reduce_sum(dz_flat, 0),
-            d_kernel,
-            dh_prev[0],
-            dc_prev[0],
-            None,
-        )
+        h_prev = tf.concat([h0[None], h[:-1]], 0)
+        c_prev = tf.concat([c0[None], c[:-1]], 0)
 
-    return (h, c[-1]), backward
+        def backward(d_h, d_c_last):
+            def step(carry, step_inputs):
+                d_h_t, gates_t, c_prev_t, c_t = step_inputs[:4]
+                dh = carry[0] + d_h_t
+                dz, dc_prev = lstm_cell_gradient(dh, carry[1], gates_t, c_prev_t, c_t)
+                if keep is None:
+                    return product(dz, recurrent_kernel, transpose=True), dc_prev, dz
+                # A step not taken passes its state gradients on unchanged.
+                keep_t = step_inputs[4]
+                dz = tf.where(keep_t, dz, tf.zeros_like(dz))
+                dh_prev = tf.where(keep_t, product(dz, recurrent_kernel, transpose=True), dh)
+                return dh_prev, tf.where(keep_t, dc_prev, carry[1]), dz
+
+            step_inputs = (tf.cast(d_h, tf.float32), gates, c_prev, c)
+            dh_prev, dc_prev, dz = tf.scan(
+                step,
+                step_inputs if keep is None else (*step_inputs, keep),
+                initializer=(tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape),
+                reverse=True,
+            )
+            units = tf.shape(h0)[-1]
+            dtype = recurrent_kernel.dtype
+            d_kernel = tf.matmul(
+                tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
+                tf.cast(tf.reshape(dz, [-1, 4 * units]), dtype),
+                transpose_a=True,
+            )
+            return dz, d_kernel, dh_prev[0], dc_prev[0]
+
+        return (h, c[-1]), backward
+
+    return lstm
