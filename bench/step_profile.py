@@ -20,7 +20,7 @@ time when ops run in parallel; ``idle`` is measured on the wall clock. With
 ``--framework keras`` the TensorFlow profiler traces the steps (host plane of its
 XSpace); with ``--framework torch`` (the ``bench`` extra) the PyTorch profiler does, and
 its fused oneDNN LSTM (``mkldnn_rnn_layer``, matrix and gate work in one kernel) is its
-own share, ``fused_lstm``.
+own share, ``fused_lstm``; so is ours compiled by XLA (float32), ``compiled_loop``.
 
     .venv/bin/python bench/step_profile.py --framework keras --precision bfloat16
     .venv/bin/python bench/step_profile.py --framework torch --precision bfloat16
@@ -48,7 +48,16 @@ LOOP = (
     "Switch", "NextIteration", "LoopCond", "LogicalAnd", "GreaterEqual",
 )  # fmt: skip
 INPUT = ("IteratorGetNext", "IteratorGetNextAsOptional", "OptionalGetValue", "OptionalHasValue")
-SHARES = ("matrix", "fused_lstm", "elementwise", "loop", "optimizer", "input", "other")
+SHARES = (
+    "matrix",
+    "fused_lstm",
+    "compiled_loop",
+    "elementwise",
+    "loop",
+    "optimizer",
+    "input",
+    "other",
+)
 
 
 def share(op_name: str, op_type: str) -> str:
@@ -114,6 +123,8 @@ def keras_profile(args) -> tuple[dict, float]:
             span = (start, start + event.duration_ps * 1e-12)
             if meta.name.startswith("train_step"):
                 steps.append(span)
+            elif meta.name == "CpuExecutable::ExecuteAsyncOnStream":  # an XLA computation
+                ops.append((span, "compiled_loop"))
             elif meta.display_name and not meta.name.startswith("Iterator::"):
                 # an op kernel: named "scope/op:Type", its type as display name
                 ops.append((span, share(meta.name, meta.display_name)))
