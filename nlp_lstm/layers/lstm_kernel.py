@@ -11,7 +11,6 @@ where only the matrix products run in 16 bits).
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -35,23 +34,21 @@ def lstm_over_time(projected, bias, recurrent_kernel, h0, c0, mask=None, trainin
         ``(h, c_last)``: the hidden state after every step ``[time, batch, units]`` and
         the last cell state, in float32.
     """
-    inputs = tf.cast(projected, tf.float32) + tf.cast(bias, tf.float32)  # once, not per step
+    step_mask = (
+        tf.ones(tf.shape(projected)[:2], tf.float32) if mask is None else tf.cast(mask, tf.float32)
+    )[..., None]
     recurrent_kernel = tf.identity(recurrent_kernel)  # a tensor, even when given a variable
-    h0, c0 = tf.cast(h0, tf.float32), tf.cast(c0, tf.float32)
-    keep = None if mask is None else tf.cast(mask, tf.bool)[..., None]
+    bias, h0, c0 = (tf.cast(x, tf.float32) for x in (bias, h0, c0))
     if not training:
         h, c = tf.scan(
-            lambda carry, step_inputs: _step(step_inputs, carry, recurrent_kernel)[:2],
-            inputs if keep is None else (inputs, keep),
+            lambda carry, inputs: _step(
+                inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel
+            )[:2],
+            (projected, step_mask),
             initializer=(h0, c0),
         )
         return h, c[-1]
-    # XLA fuses each step's gate arithmetic into a few kernels: worth it in float32, where
-    # its products are as fast as TensorFlow's, and where the length is known when the
-    # model is traced (one compilation; a length per batch would compile again and again).
-    compiled = recurrent_kernel.dtype == tf.float32 and inputs.shape[0] is not None
-    h, c_last = _lstm_with(keep, compiled)(inputs, recurrent_kernel, h0, c0)
-    return h, c_last
+    return _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask)
 
 
 def product(x, kernel, transpose=False):
@@ -70,99 +67,70 @@ def lstm_cell(z, c):
 
 def lstm_cell_gradient(dh, dc, gates, c_prev, c):
     """Backward through ``lstm_cell`` given the gradients ``dh``, ``dc`` reaching its
-    outputs: ``(dz, dc_prev)``.
-
-    Written as a few ops over all four gates at once (a step's cost on a CPU is mostly
-    one op after another): the activations' derivatives are ``gates * (A - gates) + B``,
-    ``s (1 - s)`` for the sigmoid gates and ``1 - g^2`` for the tanh one.
-    """
+    outputs: ``(dz, dc_prev)``."""
     i, f, g, o = tf.split(gates, 4, axis=-1)
     tanh_c = tf.tanh(c)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)
-    slope, offset = _activation_derivative(g.shape[-1])
-    upstream = tf.concat([dc * g, dc * c_prev, dc * i, dh * tanh_c], -1)
-    return upstream * (gates * (slope - gates) + offset), dc * f
+    dz = tf.concat(
+        [
+            dc * g * i * (1 - i),
+            dc * c_prev * f * (1 - f),
+            dc * i * (1 - g * g),
+            dh * tanh_c * o * (1 - o),
+        ],
+        -1,
+    )
+    return dz, dc * f
 
 
-def _activation_derivative(units: int):
-    """``(A, B)`` of ``lstm_cell_gradient`` as constants: 1 and 0 on the sigmoid gates'
-    columns, 0 and 1 on the tanh gate's."""
-    tanh_gate = np.repeat(np.array([0, 0, 1, 0], np.float32), units)
-    return tf.constant(1 - tanh_gate), tf.constant(tanh_gate)
+def _step(z_x, m, h, c, bias, recurrent_kernel):
+    """One LSTM step where ``m`` is 1, none where it is 0: ``(h, c, gates i|f|g|o)``."""
+    h_new, c_new, gates = lstm_cell(
+        tf.cast(z_x, tf.float32) + bias + product(h, recurrent_kernel), c
+    )
+    return m * h_new + (1 - m) * h, m * c_new + (1 - m) * c, gates
 
 
-def _step(step_inputs, carry, recurrent_kernel):
-    """One LSTM step from ``step_inputs`` (``x @ W + b``, or that and where to step);
-    where a row is not stepped its states carry over: ``(h, c, gates i|f|g|o)``."""
-    z_x, keep = step_inputs if isinstance(step_inputs, tuple) else (step_inputs, None)
-    h, c = carry[0], carry[1]
-    h_new, c_new, gates = lstm_cell(z_x + product(h, recurrent_kernel), c)
-    if keep is None:  # no mask: no per-step selection at all
-        return h_new, c_new, gates
-    return tf.where(keep, h_new, h), tf.where(keep, c_new, c), gates
+@tf.custom_gradient
+def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
+    def forward(carry, inputs):
+        return _step(inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel)
 
+    gates_shape = tf.zeros_like(projected[0], tf.float32)
+    h, c, gates = tf.scan(forward, (projected, step_mask), initializer=(h0, c0, gates_shape))
+    h_prev = tf.concat([h0[None], h[:-1]], 0)
+    c_prev = tf.concat([c0[None], c[:-1]], 0)
 
-def _lstm_with(keep, compiled: bool):
-    """The loop with its gradient, for the mask ``keep`` (``bool[time, batch, 1]`` or
-    None), which is not differentiated; ``compiled``: both loops through XLA."""
+    def backward(d_h, d_c_last):
+        def step(carry, inputs):
+            dh, dc = carry[0], carry[1]
+            d_h_t, gates_t, c_prev_t, c_t, m = inputs
+            dz, dc_prev = lstm_cell_gradient(m * (dh + d_h_t), m * dc, gates_t, c_prev_t, c_t)
+            dh_prev = (1 - m) * (dh + d_h_t) + product(dz, recurrent_kernel, transpose=True)
+            return dh_prev, (1 - m) * dc + dc_prev, dz
 
-    def loop(function):
-        return tf.function(function, jit_compile=True, autograph=False) if compiled else function
-
-    @loop
-    def forward(inputs, recurrent_kernel, h0, c0):
-        return tf.scan(
-            lambda carry, step_inputs: _step(step_inputs, carry, recurrent_kernel),
-            inputs if keep is None else (inputs, keep),
-            initializer=(h0, c0, tf.zeros_like(inputs[0])),
-        )
-
-    @loop
-    def backward_loop(d_h, gates, c_prev, c, d_c_last, recurrent_kernel):
-        def step(carry, step_inputs):
-            d_h_t, gates_t, c_prev_t, c_t = step_inputs[:4]
-            dh = carry[0] + d_h_t
-            dz, dc_prev = lstm_cell_gradient(dh, carry[1], gates_t, c_prev_t, c_t)
-            if keep is None:
-                return product(dz, recurrent_kernel, transpose=True), dc_prev, dz
-            # A step not taken passes its state gradients on unchanged.
-            keep_t = step_inputs[4]
-            dz = tf.where(keep_t, dz, tf.zeros_like(dz))
-            dh_prev = tf.where(keep_t, product(dz, recurrent_kernel, transpose=True), dh)
-            return dh_prev, tf.where(keep_t, dc_prev, carry[1]), dz
-
-        step_inputs = (d_h, gates, c_prev, c)
-        return tf.scan(
+        start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
+        dh_prev, dc_prev, dz = tf.scan(
             step,
-            step_inputs if keep is None else (*step_inputs, keep),
-            initializer=(tf.zeros_like(c[0]), d_c_last, tf.zeros_like(gates[0])),
+            (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask),
+            initializer=start,
             reverse=True,
         )
+        units = tf.shape(h0)[-1]
+        dz_flat = tf.reshape(dz, [-1, 4 * units])
+        dtype = recurrent_kernel.dtype
+        d_kernel = tf.matmul(
+            tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
+            tf.cast(dz_flat, dtype),
+            transpose_a=True,
+        )
+        return (
+            tf.cast(dz, projected.dtype),
+            tf.reduce_sum(dz_flat, 0),
+            d_kernel,
+            dh_prev[0],
+            dc_prev[0],
+            None,
+        )
 
-    @tf.custom_gradient
-    def lstm(inputs, recurrent_kernel, h0, c0):
-        h, c, gates = forward(inputs, recurrent_kernel, h0, c0)
-        h_prev = tf.concat([h0[None], h[:-1]], 0)
-        c_prev = tf.concat([c0[None], c[:-1]], 0)
-
-        def backward(d_h, d_c_last):
-            dh_prev, dc_prev, dz = backward_loop(
-                tf.cast(d_h, tf.float32),
-                gates,
-                c_prev,
-                c,
-                tf.cast(d_c_last, tf.float32),
-                recurrent_kernel,
-            )
-            units = tf.shape(h0)[-1]
-            dtype = recurrent_kernel.dtype
-            d_kernel = tf.matmul(
-                tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
-                tf.cast(tf.reshape(dz, [-1, 4 * units]), dtype),
-                transpose_a=True,
-            )
-            return dz, d_kernel, dh_prev[0], dc_prev[0]
-
-        return (h, c[-1]), backward
-
-    return lstm
+    return (h, c[-1]), backward
