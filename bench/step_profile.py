@@ -20,7 +20,7 @@ time when ops run in parallel; ``idle`` is measured on the wall clock. With
 ``--framework keras`` the TensorFlow profiler traces the steps (host plane of its
 XSpace); with ``--framework torch`` (the ``bench`` extra) the PyTorch profiler does, and
 its fused oneDNN LSTM (``mkldnn_rnn_layer``, matrix and gate work in one kernel) is its
-own share, ``fused_lstm``; so is ours compiled by XLA (float32), ``compiled_loop``.
+own share, ``fused_lstm``; so is any XLA computation of ours, ``compiled_loop``.
 
     .venv/bin/python bench/step_profile.py --framework keras --precision bfloat16
     .venv/bin/python bench/step_profile.py --framework torch --precision bfloat16
@@ -149,25 +149,15 @@ def split_steps(steps, ops) -> tuple[dict, float]:
 def torch_profile(args) -> tuple[dict, float]:
     """Per-step seconds by share, and the mean step's wall seconds, of the peer."""
     import torch
-    from torch.profiler import ProfilerActivity, profile, record_function
-    from torch_lstm_peer import CharLanguageModel, random_batches
+    from torch.profiler import ProfilerActivity, profile
+    from torch_lstm_peer import random_batches, training_step
 
-    torch.manual_seed(0)
     device = torch.device("cpu")
-    model = CharLanguageModel(args.vocab, args.embed, args.units, args.layers)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    train = training_step(args, device)
     data = random_batches(args, 8, device)
-    autocast = args.precision == "bfloat16"
 
     def step(number):
-        inputs, targets = data[number % len(data)]
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            logits = model(inputs)
-        loss_fn(logits.float().reshape(-1, args.vocab), targets.reshape(-1)).backward()
-        with record_function("adam"):
-            optimizer.step()
+        train(*data[number % len(data)])
 
     for number in range(args.warmup):
         step(number)
@@ -181,7 +171,7 @@ def torch_profile(args) -> tuple[dict, float]:
     spans = []
     optimizer_ops = set()
     for event in prof.events():
-        if event.name == "adam":
+        if event.name.startswith("Optimizer.step"):  # PyTorch's own label for step()
             optimizer_ops.update(id(child) for child in _descendants(event))
     for event in prof.events():
         seconds = event.self_cpu_time_total * 1e-6

@@ -27,6 +27,7 @@ import argparse
 import resource
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -74,6 +75,28 @@ def random_batches(
     return batches
 
 
+def training_step(args, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """A seeded model and Adam at ``args``'s shape; returns ``step(inputs, targets)``,
+    one training step (bfloat16 autocast with ``--precision bfloat16``)."""
+    torch.manual_seed(0)
+    model = CharLanguageModel(args.vocab, args.embed, args.units, args.layers).to(device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    autocast = args.precision == "bfloat16"
+
+    def step(inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(inputs)
+        # The loss in float32, as the Keras model's float32 output layer and loss.
+        loss = loss_fn(logits.float().reshape(-1, args.vocab), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
@@ -91,24 +114,10 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     device = pick_device(args.device)
-    model = CharLanguageModel(args.vocab, args.embed, args.units, args.layers).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    step = training_step(args, device)
     batches = random_batches(args, 8, device)
     autocast = args.precision == "bfloat16"
-
-    def step(inputs: torch.Tensor, targets: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(inputs)
-        # The loss in float32, as the Keras model's float32 output layer and loss.
-        loss = loss_fn(logits.float().reshape(-1, args.vocab), targets.reshape(-1))
-        loss.backward()
-        optimizer.step()
-
-    model.train()
     step_seconds = []
     for number in range(args.warmup + args.steps):
         inputs, targets = batches[number % len(batches)]
