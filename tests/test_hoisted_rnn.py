@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nlp_lstm.layers import lstm_kernel
 from nlp_lstm.layers.hoisted_gru import HoistedGRU
 from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
 from nlp_lstm.precision import set_precision
@@ -22,33 +23,58 @@ SETTINGS = [
 ]
 
 
-def outputs_and_gradients(layer, initial_state):
-    inputs = tf.constant(X)
-    with tf.GradientTape() as tape:
-        tape.watch([inputs, *initial_state])
-        outputs = layer(inputs, mask=MASK, initial_state=initial_state)
-        values = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        weights = [tf.range(1.0, v.shape[-1] + 1.0) for v in values]
-        loss = tf.add_n([tf.reduce_sum(v * w) for v, w in zip(values, weights)])
-    gradients = tape.gradient(loss, [inputs, *initial_state, *layer.trainable_weights])
+def outputs_and_gradients(layer, initial_state, known_length=True):
+    """The layer's outputs and gradients in training; ``known_length=False`` traces it with a time
+    length unknown until it runs (as length-bucketed batches are)."""
+
+    def run(inputs, mask):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, *initial_state])
+            # training=True: the loop with the hand-written gradient
+            outputs = layer(inputs, mask=mask, initial_state=initial_state, training=True)
+            values = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            weights = [tf.range(1.0, v.shape[-1] + 1.0) for v in values]
+            loss = tf.add_n([tf.reduce_sum(v * w) for v, w in zip(values, weights)])
+        return values, tape.gradient(loss, [inputs, *initial_state, *layer.trainable_weights])
+
+    if not known_length:
+        run = tf.function(
+            run, input_signature=[tf.TensorSpec([4, None, 5]), tf.TensorSpec([4, None], tf.bool)]
+        )
+    values, gradients = run(tf.constant(X), tf.constant(MASK))
     return [np.asarray(v) for v in values], [np.asarray(g) for g in gradients]
 
 
-def assert_same_as_keras(ours, theirs, states):
+def assert_same_as_keras(ours, theirs, states, known_length=True):
     initial_state = [tf.random.stateless_normal([4, 6], [i, 1]) for i in range(states)]
     theirs(X, mask=MASK, initial_state=initial_state)
     ours(X, mask=MASK, initial_state=initial_state)
     ours.set_weights(theirs.get_weights())
     expected, expected_gradients = outputs_and_gradients(theirs, initial_state)
-    actual, actual_gradients = outputs_and_gradients(ours, initial_state)
+    actual, actual_gradients = outputs_and_gradients(ours, initial_state, known_length)
     for a, e in zip(actual + actual_gradients, expected + expected_gradients):
         np.testing.assert_allclose(a, e, atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("known_length", [True, False], ids=["xla-loops", "graph-loops"])
 @pytest.mark.parametrize("settings", SETTINGS)
-def test_hoisted_lstm_equals_keras_lstm(settings):
+def test_hoisted_lstm_equals_keras_lstm(settings, known_length):
+    """Both paths of the float32 time loops: XLA where the length is known at tracing,
+    TensorFlow's own ops where it is not."""
     settings = {"return_sequences": True, "return_state": True, **settings}
-    assert_same_as_keras(HoistedLSTM(6, **settings), keras.layers.LSTM(6, **settings), 2)
+    layers = HoistedLSTM(6, **settings), keras.layers.LSTM(6, **settings)
+    assert_same_as_keras(*layers, 2, known_length)
+
+
+def test_only_loops_of_a_known_length_are_compiled():
+    layer = HoistedLSTM(3, return_sequences=True, return_state=True)  # a shape of its own
+    state = [tf.zeros([4, 3]), tf.zeros([4, 3])]
+    tracings = lstm_kernel._compiled_backward.experimental_get_tracing_count
+    before = tracings()
+    outputs_and_gradients(layer, state, known_length=False)
+    assert tracings() == before
+    outputs_and_gradients(layer, state, known_length=True)
+    assert tracings() == before + 1
 
 
 @pytest.mark.parametrize("settings", SETTINGS[:4])

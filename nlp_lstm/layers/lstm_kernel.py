@@ -91,30 +91,61 @@ def _step(z_x, m, h, c, bias, recurrent_kernel):
     return m * h_new + (1 - m) * h, m * c_new + (1 - m) * c, gates
 
 
-@tf.custom_gradient
-def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
-    def forward(carry, inputs):
+def _forward(projected, step_mask, bias, recurrent_kernel, h0, c0):
+    """The forward loop: ``(h, c, gates)`` at every step."""
+
+    def step(carry, inputs):
         return _step(inputs[0], inputs[1], carry[0], carry[1], bias, recurrent_kernel)
 
     gates_shape = tf.zeros_like(projected[0], tf.float32)
-    h, c, gates = tf.scan(forward, (projected, step_mask), initializer=(h0, c0, gates_shape))
+    return tf.scan(step, (projected, step_mask), initializer=(h0, c0, gates_shape))
+
+
+def _backward(d_h, d_c_last, gates, c_prev, c, step_mask, recurrent_kernel):
+    """The backward loop, carrying only the state gradients:
+    ``(dh_prev, dc_prev, dz)`` at every step."""
+
+    def step(carry, inputs):
+        dh, dc = carry[0], carry[1]
+        d_h_t, gates_t, c_prev_t, c_t, m = inputs
+        dz, dc_prev = lstm_cell_gradient(m * (dh + d_h_t), m * dc, gates_t, c_prev_t, c_t)
+        dh_prev = (1 - m) * (dh + d_h_t) + product(dz, recurrent_kernel, transpose=True)
+        return dh_prev, (1 - m) * dc + dc_prev, dz
+
+    start = (tf.zeros_like(c[0]), d_c_last, tf.zeros_like(gates[0]))
+    return tf.scan(step, (d_h, gates, c_prev, c, step_mask), initializer=start, reverse=True)
+
+
+# XLA fuses a step's gate arithmetic into a few kernels, which pays in float32 (its
+# products there are as fast as TensorFlow's; in bfloat16 they are slower than oneDNN's).
+# Only for a length known when the model is traced: a length per batch would compile
+# again for every bucket.
+_compiled_forward = tf.function(_forward, jit_compile=True, autograph=False)
+_compiled_backward = tf.function(_backward, jit_compile=True, autograph=False)
+
+
+@tf.custom_gradient
+def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
+    compiled = recurrent_kernel.dtype == tf.float32 and projected.shape[0] is not None
+    forward = _compiled_forward if compiled else _forward
+    backward_loop = _compiled_backward if compiled else _backward
+    # The loops' own ops are never differentiated (``backward`` is their gradient); a
+    # tape that saw them would ask XLA for a differentiable function.
+    h, c, gates = forward(
+        *(tf.stop_gradient(x) for x in (projected, step_mask, bias, recurrent_kernel, h0, c0))
+    )
     h_prev = tf.concat([h0[None], h[:-1]], 0)
     c_prev = tf.concat([c0[None], c[:-1]], 0)
 
     def backward(d_h, d_c_last):
-        def step(carry, inputs):
-            dh, dc = carry[0], carry[1]
-            d_h_t, gates_t, c_prev_t, c_t, m = inputs
-            dz, dc_prev = lstm_cell_gradient(m * (dh + d_h_t), m * dc, gates_t, c_prev_t, c_t)
-            dh_prev = (1 - m) * (dh + d_h_t) + product(dz, recurrent_kernel, transpose=True)
-            return dh_prev, (1 - m) * dc + dc_prev, dz
-
-        start = (tf.zeros_like(h0), tf.cast(d_c_last, tf.float32), gates_shape)
-        dh_prev, dc_prev, dz = tf.scan(
-            step,
-            (tf.cast(d_h, tf.float32), gates, c_prev, c, step_mask),
-            initializer=start,
-            reverse=True,
+        dh_prev, dc_prev, dz = backward_loop(
+            tf.cast(d_h, tf.float32),
+            tf.cast(d_c_last, tf.float32),
+            gates,
+            c_prev,
+            c,
+            step_mask,
+            recurrent_kernel,
         )
         units = tf.shape(h0)[-1]
         dz_flat = tf.reshape(dz, [-1, 4 * units])
