@@ -38,7 +38,6 @@ from nlp_lstm.losses import MaskedSequenceCrossEntropy
 from nlp_lstm.models.generation import build_char_language_model
 from nlp_lstm.models.sentiment import build_sentiment_classifier
 from nlp_lstm.models.translation import Translator
-from nlp_lstm.optimizers import FusedAdam
 from nlp_lstm.precision import PRECISIONS, set_precision
 
 
@@ -63,11 +62,6 @@ def build(args) -> tuple[keras.Model, keras.losses.Loss]:
         tied_embeddings=args.tied_embeddings,
     )
     return model, MaskedSequenceCrossEntropy(0.1)
-
-
-def optimizer(args) -> keras.optimizers.Optimizer:
-    """The recipes' ``FusedAdam``, or Keras's own Adam (``--optimizer keras``)."""
-    return (FusedAdam if args.optimizer == "fused" else keras.optimizers.Adam)(1e-3)
 
 
 def batches(args, count: int):
@@ -97,18 +91,12 @@ def main() -> None:
         help="translation: score with the embedding matrix (needs "
         "--decoder-units equal to --embed)",
     )
-    parser.add_argument(
-        "--optimizer",
-        choices=("fused", "keras"),
-        default="fused",
-        help="fused: the recipes' FusedAdam; keras: keras.optimizers.Adam",
-    )
     args = parser.parse_args()
 
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(0)
     model, loss = build(args)
-    model.compile(optimizer=optimizer(args), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
     ends = []
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter())

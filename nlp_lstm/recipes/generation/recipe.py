@@ -19,7 +19,6 @@ from nlp_lstm.models.generation import (
     state_shapes,
     step_model,
 )
-from nlp_lstm.optimizers import FusedAdam
 from nlp_lstm.recipes.base import Recipe, RecipeData
 from nlp_lstm.recipes.generation import config as config_module
 from nlp_lstm.recipes.generation.config import DEFAULT_CORPUS, GenerationConfig
@@ -42,7 +41,7 @@ def compile_model(model: keras.Model, config: GenerationConfig, total_steps: int
     """Adam with gradient clipping and a cosine-decayed learning rate."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=0.1)
     model.compile(
-        optimizer=FusedAdam(schedule, clipnorm=config.clipnorm),
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
 

@@ -22,7 +22,6 @@ from nlp_lstm.data.sources import labelled_splits
 from nlp_lstm.embedding import initialize_from_vectors
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.models.sentiment import build_sentiment_classifier, export_sentiment
-from nlp_lstm.optimizers import FusedAdamW
 from nlp_lstm.precision import set_model_policy
 from nlp_lstm.recipes.base import Recipe, RecipeData
 from nlp_lstm.recipes.sentiment import config as config_module
@@ -133,7 +132,7 @@ def compile_settings(config: SentimentConfig, total_steps: int) -> dict:
     over ``total_steps`` (cosine), so the last epochs settle instead of over-fitting."""
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
     return {
-        "optimizer": FusedAdamW(
+        "optimizer": keras.optimizers.AdamW(
             schedule, weight_decay=config.weight_decay, clipnorm=config.clipnorm
         ),
         "loss": "sparse_categorical_crossentropy",

@@ -24,7 +24,6 @@ from nlp_lstm.models.translation import (
     Translator,
     export_translator,
 )
-from nlp_lstm.optimizers import FusedAdam
 from nlp_lstm.recipes.base import Recipe, RecipeData
 from nlp_lstm.recipes.translation import config as config_module
 from nlp_lstm.recipes.translation.config import DEFAULT_CORPUS, PRESETS, TranslationConfig
@@ -241,7 +240,7 @@ def compile_model(model: Translator, config: TranslationConfig, steps: int) -> N
         config.learning_rate, max(steps, 1), alpha=0.1
     )
     model.compile(
-        optimizer=FusedAdam(schedule, clipnorm=config.clipnorm),
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm),
         loss=MaskedSequenceCrossEntropy(config.label_smoothing),
     )
 
