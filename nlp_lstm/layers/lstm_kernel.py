@@ -127,8 +127,9 @@ _compiled_backward = tf.function(_backward, jit_compile=True, autograph=False)
 @tf.custom_gradient
 def _lstm(projected, bias, recurrent_kernel, h0, c0, step_mask):
     compiled = recurrent_kernel.dtype == tf.float32 and projected.shape[0] is not None
-    forward = _compiled_forward if compiled else _forward
-    backward_loop = _compiled_backward if compiled else _backward
+    forward, backward_loop = (
+        (_compiled_forward, _compiled_backward) if compiled else (_forward, _backward)
+    )
     # The loops' own ops are never differentiated (``backward`` is their gradient); a
     # tape that saw them would ask XLA for a differentiable function.
     h, c, gates = forward(
