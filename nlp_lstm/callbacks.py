@@ -3,19 +3,17 @@ stopping, divergence, stopping on a signal."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from nlp_lstm.errors import Interrupted, NlpLstmError, handling_signals
+from nlp_lstm.errors import Interrupted, NlpLstmError
 
 POSITION_FILE = "position.json"
 
@@ -200,30 +198,14 @@ class StopOnDivergence(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-@contextlib.contextmanager
-def deferred_signals() -> Iterator[list[int]]:
-    """While active, SIGINT and SIGTERM are recorded in the yielded list instead of
-    stopping the process (``StopOnSignal`` acts on them); a second one raises
-    ``Interrupted`` at once."""
-    received: list[int] = []
-
-    def record(signum, frame):
-        if received:
-            raise Interrupted(signum)
-        received.append(signum)
-
-    with handling_signals(record):
-        yield received
-
-
 class StopOnSignal(keras.callbacks.Callback):
-    """Stops training at the first safe point after a signal (see ``deferred_signals``)
+    """Stops training at the first safe point after a signal (see ``errors.deferred_signals``)
     and raises ``Interrupted``: at the end of a training step, after writing a checkpoint
     there, or, for the last step of an epoch, once the epoch's validation, logs and
     checkpoint are written. Put it after ``checkpoint``.
 
     Args:
-        received: the signals received so far (filled by ``deferred_signals``).
+        received: the signals received so far (filled by ``errors.deferred_signals``).
         checkpoint: the run's checkpoint callback.
     """
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nlp_lstm import __version__, import_tensorflow, recipes, runner
 from nlp_lstm.config import HelpFormatter, bounded
-from nlp_lstm.errors import Interrupted, NlpLstmError, exit_status, signal_of
+from nlp_lstm.errors import Interrupted, NlpLstmError, deferred_signals, exit_status, signal_of
 
 
 def _corpora(args) -> None:
@@ -199,13 +199,14 @@ def _stream_rows(args, signature, inputs: dict[str, list], make_rows, keep=None,
         make_rows: ``(start, outputs) -> rows`` for the batch starting at row ``start``.
 
     Raises:
-        Interrupted: on SIGINT or SIGTERM, saying how many rows were written, and where.
+        Interrupted: on SIGINT or SIGTERM, once the current batch is written (at once on
+            a second one), saying how many rows were written, and where.
     """
     from nlp_lstm import serving
 
     total, done = len(next(iter(inputs.values()))), 0
     progress = Progress(total)
-    with _output(args.output) as out:
+    with _output(args.output) as out, deferred_signals() as received:
         try:
             for start, outputs in serving.iter_batched(
                 signature, inputs, args.batch_size, keep, **scalars
@@ -215,6 +216,8 @@ def _stream_rows(args, signature, inputs: dict[str, list], make_rows, keep=None,
                 out.flush()
                 done += len(rows)
                 progress.update(done)
+                if received:
+                    raise Interrupted(received[0])
         except KeyboardInterrupt as stop:
             where = args.output or "standard output"
             raise Interrupted(

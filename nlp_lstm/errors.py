@@ -70,6 +70,26 @@ def handling_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
             signal.signal(number, old)
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """While active, SIGINT and SIGTERM are recorded in the yielded list instead of
+    stopping the process, for the caller to act on at a safe point (between training
+    steps, between batches); a second one raises ``Interrupted`` at once.
+
+    Stopping inside TensorFlow's Python code instead can leave its runtime in a state
+    that crashes the process.
+    """
+    received: list[int] = []
+
+    def record(signum, frame):
+        if received:
+            raise Interrupted(signum)
+        received.append(signum)
+
+    with handling_signals(record):
+        yield received
+
+
 def raise_interrupted(signum: int, frame) -> None:
     """A signal handler: stops the command at once with ``Interrupted``."""
     raise Interrupted(signum)

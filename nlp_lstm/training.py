@@ -26,14 +26,13 @@ from nlp_lstm.callbacks import (
     StopOnSignal,
     TrainingCheckpoint,
     best_of,
-    deferred_signals,
     global_step,
     logged,
     read_position,
 )
 from nlp_lstm.config import CHECKPOINT_EVERY
 from nlp_lstm.distribute import build_before_fit, training_input
-from nlp_lstm.errors import NlpLstmError
+from nlp_lstm.errors import NlpLstmError, deferred_signals
 from nlp_lstm.precision import set_model_policy
 
 

@@ -23,7 +23,7 @@ from helpers import train
 
 from nlp_lstm import cli, export, runner
 from nlp_lstm.callbacks import read_position
-from nlp_lstm.errors import Interrupted
+from nlp_lstm.errors import Interrupted, deferred_signals
 from nlp_lstm.recipes.generation import recipe as generation
 from nlp_lstm.training import RunDirectory, fit, logged_history
 
@@ -337,6 +337,19 @@ def test_ctrl_c_during_translate_keeps_the_rows_already_written(exports, tmp_pat
     assert one_error_line(err) == (
         f"stopped by SIGINT; the first {len(lines) - 1:,} of 20,000 rows are in {out}"
     )
+
+
+def test_a_first_signal_waits_for_a_safe_point_and_a_second_stops_at_once():
+    handlers = [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)]
+    with deferred_signals() as received:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs at the next bytecode boundary
+        assert received == [signal.SIGTERM]
+        with pytest.raises(Interrupted) as stopped:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert stopped.value.signum == signal.SIGINT
+    assert [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)] == handlers
 
 
 def test_a_signal_during_fit_checkpoints_at_the_next_step_and_raises_interrupted(tmp_path):
