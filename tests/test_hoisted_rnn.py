@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp_lstm.layers import lstm_kernel
+from nlp_lstm.layers import lstm_kernel, onednn
 from nlp_lstm.layers.hoisted_gru import HoistedGRU
 from nlp_lstm.layers.hoisted_lstm import HoistedLSTM
 from nlp_lstm.precision import set_precision
@@ -21,6 +21,12 @@ SETTINGS = [
     {"return_sequences": False},
     {"activation": "relu"},
 ]
+
+
+@pytest.fixture(autouse=True)
+def tensorflow_loops(monkeypatch):
+    """These tests pin the layers' own loops (the oneDNN op has tests of its own)."""
+    monkeypatch.setattr(onednn, "available", lambda dtype="float32": False)
 
 
 def outputs_and_gradients(layer, initial_state, known_length=True):

@@ -201,7 +201,7 @@ def test_finetune_with_a_new_head_learns_a_new_domain(trained, tmp_path):
         "--export-dir",
         str(tmp_path / "exports"),
         "--epochs",
-        "3",
+        "6",
     ]
     assert runner.main("sentiment", ["finetune", "--from", str(trained / "exports"), *common]) == 2
     assert (

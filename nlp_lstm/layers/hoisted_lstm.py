@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
 from keras import ops
 
+from nlp_lstm.layers import onednn
 from nlp_lstm.layers.hoisted_rnn import first_mask, hoistable, run_hoisted
 from nlp_lstm.layers.lstm_kernel import lstm_over_time
 
@@ -54,23 +57,29 @@ class HoistedLSTM(keras.layers.LSTM):
         return output, output[:, None], [h, c]
 
     def _fused_loop(self, sequences, recurrent_kernel, initial_state, mask, training):
-        """``lstm_over_time`` with Keras's conventions for direction, masked outputs
-        and return values (those of ``keras.layers.RNN.inner_loop``)."""
+        """The whole loop in one op, with Keras's conventions for direction, masked
+        outputs and return values (those of ``keras.layers.RNN.inner_loop``): in
+        training oneDNN's LSTM where it is ``available()``, else ``lstm_over_time``."""
         cell = self.cell
         inputs = tf.transpose(sequences, [1, 0, 2])  # time-major before the projection
         mask = None if mask is None else tf.transpose(mask)
-        if self.go_backwards:  # processed and returned in reverse order, as Keras does
-            inputs = tf.reverse(inputs, [0])
-            mask = None if mask is None else tf.reverse(mask, [0])
         bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units])
-        h, c = lstm_over_time(
-            ops.matmul(inputs, cell.kernel),
-            bias,
-            recurrent_kernel,
-            *initial_state,
-            mask=mask,
-            training=bool(training),
-        )
+        if training and onednn.available(inputs.dtype.name):
+            h, c = self._onednn_loop(inputs, recurrent_kernel, bias, initial_state, mask)
+            if self.go_backwards and mask is not None:
+                mask = tf.reverse(mask, [0])
+        else:
+            if self.go_backwards:  # processed and returned in reverse order, as Keras does
+                inputs = tf.reverse(inputs, [0])
+                mask = None if mask is None else tf.reverse(mask, [0])
+            h, c = lstm_over_time(
+                ops.matmul(inputs, cell.kernel),
+                bias,
+                recurrent_kernel,
+                *initial_state,
+                mask=mask,
+                training=bool(training),
+            )
         outputs = h
         if mask is not None:  # a masked step outputs zeros, or the last unmasked output
             shown = (
@@ -83,3 +92,36 @@ class HoistedLSTM(keras.layers.LSTM):
         outputs, last = tf.cast(outputs, dtype), tf.cast(outputs[-1], dtype)
         sequence = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last[:, None]
         return last, sequence, [tf.cast(h[-1], dtype), tf.cast(c, dtype)]
+
+    def _onednn_loop(self, inputs, recurrent_kernel, bias, initial_state, mask):
+        """``onednn.onednn_lstm`` over time-major ``inputs``: ``(h, c_last)`` as
+        ``lstm_over_time`` returns them, in Keras's order for ``go_backwards``.
+
+        oneDNN runs every row from its first step, so masks must be right-padded (as
+        cuDNN's on a GPU); a row runs backwards within its own length."""
+        lengths = None if mask is None else right_padded_lengths(mask, self.name)
+        reverse = functools.partial(
+            tf.reverse_sequence, seq_lengths=lengths, seq_axis=0, batch_axis=1
+        )
+        if self.go_backwards:
+            inputs = tf.reverse(inputs, [0]) if lengths is None else reverse(inputs)
+        h, _, c = onednn.onednn_lstm(
+            inputs, self.cell.kernel, recurrent_kernel, bias, *initial_state, lengths=lengths
+        )
+        if self.go_backwards and lengths is not None:  # Keras's order: padding first
+            h = tf.reverse(reverse(h), [0])
+        return h, c
+
+
+def right_padded_lengths(mask, name: str):
+    """Each row's length in a time-major ``bool[time, batch]`` mask that must be
+    right-padded (checked when the graph runs)."""
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), 0)
+    expected = tf.range(tf.shape(mask)[0])[:, None] < lengths[None]
+    tf.debugging.assert_equal(
+        mask,
+        expected,
+        message=f"{name}: the oneDNN LSTM takes right-padded masks only (True, then False "
+        "in every row); pad on the right, or set NLP_LSTM_ONEDNN=0 to train without it",
+    )
+    return lengths
