@@ -20,7 +20,8 @@ time when ops run in parallel; ``idle`` is measured on the wall clock. With
 ``--framework keras`` the TensorFlow profiler traces the steps (host plane of its
 XSpace); with ``--framework torch`` (the ``bench`` extra) the PyTorch profiler does, and
 its fused oneDNN LSTM (``mkldnn_rnn_layer``, matrix and gate work in one kernel) is its
-own share, ``fused_lstm``; so is any XLA computation of ours, ``compiled_loop``.
+own share, ``fused_lstm``, as is ours (``OnednnLstm``, ``OnednnLstmGrad``); any XLA
+computation of ours is ``compiled_loop``.
 
     .venv/bin/python bench/step_profile.py --framework keras --precision bfloat16
     .venv/bin/python bench/step_profile.py --framework torch --precision bfloat16
@@ -66,7 +67,12 @@ def share(op_name: str, op_type: str) -> str:
     lowered = op_name.lower()
     if "adam" in lowered or "optimizer" in lowered or base.startswith("ResourceApply"):
         return "optimizer"
-    if "rnn_layer" in base or base in ("lstm", "_thnn_fused_lstm_cell"):
+    if "rnn_layer" in base or base in (
+        "lstm",
+        "_thnn_fused_lstm_cell",
+        "OnednnLstm",
+        "OnednnLstmGrad",
+    ):
         return "fused_lstm"
     if base.removeprefix("Fused") in MATRIX or base.startswith("BatchMatMul"):
         return "matrix"

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Large enough that sigmoid saturates to exactly 0 or 1 in float32 (and in bfloat16
 # products, which round it to 9,984).
 _SATURATED = 1e4
+_ALIGN = 32
 
 
 @functools.cache
@@ -105,11 +106,15 @@ def onednn_lstm(x, kernel, recurrent_kernel, bias, h0, c0, lengths=None):
         # gate shut and the forget gate open there, so the cell state stays exactly as
         # it is; the hidden state is restored from the last real step below.
         padding = tf.range(tf.shape(x)[0])[:, None] >= lengths[None]
+        # Zero columns after it round the width up to a multiple of 32, where oneDNN's
+        # AMX kernels run at full speed (an odd width leaves AMX altogether).
+        extra = _ALIGN - x.shape[-1] % _ALIGN
         flag = tf.cast(padding, x.dtype)[..., None]
-        x = tf.concat([x, flag, tf.zeros_like(flag)], -1)  # an even width keeps AMX
+        zeros = tf.zeros(tf.concat([tf.shape(x)[:2], [extra - 1]], 0), x.dtype)
+        x = tf.concat([x, flag, zeros], -1)
         units = tf.shape(recurrent_kernel)[0]
         hold = tf.repeat(tf.constant([-_SATURATED, _SATURATED, 0.0, _SATURATED]), units)
-        kernel = tf.concat([kernel, hold[None], tf.zeros_like(hold)[None]], 0)
+        kernel = tf.concat([kernel, hold[None], tf.zeros([extra - 1, 4 * units])], 0)
     h, h_last, c_last, _ = ops.onednn_lstm(
         x, tf.cast(h0, x.dtype), tf.cast(c0, tf.float32), kernel, recurrent_kernel, bias
     )
