@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -86,6 +87,23 @@ memory Packed(dnnl::stream& stream, const memory::desc& wanted, const memory::de
   return packed;
 }
 
+// The arguments both primitives read: the layer's inputs, initial states and weights
+// (inputs 0 to 5 of either op).
+template <typename Desc>
+std::unordered_map<int, memory> LayerArgs(const Desc& pd, const Dims& d, dnnl::stream& stream,
+                                          OpKernelContext* context) {
+  return {{DNNL_ARG_SRC_LAYER, View(pd.src_layer_desc(), context->input(0))},
+          {DNNL_ARG_SRC_ITER, View(pd.src_iter_desc(), context->input(1))},
+          {DNNL_ARG_SRC_ITER_C, View(pd.src_iter_c_desc(), context->input(2))},
+          {DNNL_ARG_WEIGHTS_LAYER, Packed(stream, pd.weights_layer_desc(),
+                                          d.Weights(d.input, Type::f32, Tag::ldigo),
+                                          context->input(3))},
+          {DNNL_ARG_WEIGHTS_ITER, Packed(stream, pd.weights_iter_desc(),
+                                         d.Weights(d.units, Type::f32, Tag::ldigo),
+                                         context->input(4))},
+          {DNNL_ARG_BIAS, View(pd.bias_desc(), context->input(5))}};
+}
+
 // Runs `body`, turning a oneDNN error into a TensorFlow one.
 template <typename Body>
 void Guarded(OpKernelContext* context, Body body) {
@@ -117,21 +135,12 @@ class OnednnLstmOp : public OpKernel {
                                   TensorShape({static_cast<int64_t>(
                                       pd.workspace_desc().get_size())}),
                                   &workspace));
-      const memory::desc wide_layout = d.Weights(d.input, Type::f32, Tag::ldigo);
-      const memory::desc deep_layout = d.Weights(d.units, Type::f32, Tag::ldigo);
-      dnnl::lstm_forward(pd).execute(
-          stream, {{DNNL_ARG_SRC_LAYER, View(pd.src_layer_desc(), context->input(0))},
-                   {DNNL_ARG_SRC_ITER, View(pd.src_iter_desc(), context->input(1))},
-                   {DNNL_ARG_SRC_ITER_C, View(pd.src_iter_c_desc(), context->input(2))},
-                   {DNNL_ARG_WEIGHTS_LAYER,
-                    Packed(stream, pd.weights_layer_desc(), wide_layout, context->input(3))},
-                   {DNNL_ARG_WEIGHTS_ITER,
-                    Packed(stream, pd.weights_iter_desc(), deep_layout, context->input(4))},
-                   {DNNL_ARG_BIAS, View(pd.bias_desc(), context->input(5))},
-                   {DNNL_ARG_DST_LAYER, View(pd.dst_layer_desc(), *h)},
+      auto args = LayerArgs(pd, d, stream, context);
+      args.insert({{DNNL_ARG_DST_LAYER, View(pd.dst_layer_desc(), *h)},
                    {DNNL_ARG_DST_ITER, View(pd.dst_iter_desc(), *h_last)},
                    {DNNL_ARG_DST_ITER_C, View(pd.dst_iter_c_desc(), *c_last)},
                    {DNNL_ARG_WORKSPACE, View(pd.workspace_desc(), *workspace)}});
+      dnnl::lstm_forward(pd).execute(stream, args);
       stream.wait();
     });
   }
@@ -173,17 +182,9 @@ class OnednnLstmGradOp : public OpKernel {
       std::memset(const_cast<char*>(dbias->tensor_data().data()), 0,
                   dbias->tensor_data().size());
 
-      dnnl::lstm_backward(pd).execute(
-          stream,
-          {{DNNL_ARG_SRC_LAYER, View(pd.src_layer_desc(), context->input(0))},
-           {DNNL_ARG_SRC_ITER, View(pd.src_iter_desc(), context->input(1))},
-           {DNNL_ARG_SRC_ITER_C, View(pd.src_iter_c_desc(), context->input(2))},
-           {DNNL_ARG_WEIGHTS_LAYER,
-            Packed(stream, pd.weights_layer_desc(), wide_layout, context->input(3))},
-           {DNNL_ARG_WEIGHTS_ITER,
-            Packed(stream, pd.weights_iter_desc(), deep_layout, context->input(4))},
-           {DNNL_ARG_BIAS, View(pd.bias_desc(), context->input(5))},
-           {DNNL_ARG_DST_LAYER, View(pd.dst_layer_desc(), context->input(6))},
+      auto args = LayerArgs(pd, d, stream, context);
+      args.insert(
+          {{DNNL_ARG_DST_LAYER, View(pd.dst_layer_desc(), context->input(6))},
            {DNNL_ARG_DST_ITER, View(pd.dst_iter_desc(), context->input(7))},
            {DNNL_ARG_DST_ITER_C, View(pd.dst_iter_c_desc(), context->input(8))},
            {DNNL_ARG_WORKSPACE, View(pd.workspace_desc(), context->input(9))},
@@ -196,6 +197,7 @@ class OnednnLstmGradOp : public OpKernel {
            {DNNL_ARG_DIFF_WEIGHTS_LAYER, d_wide},
            {DNNL_ARG_DIFF_WEIGHTS_ITER, d_deep},
            {DNNL_ARG_DIFF_BIAS, View(pd.diff_bias_desc(), *dbias)}});
+      dnnl::lstm_backward(pd).execute(stream, args);
       // The weights' gradients, back in TensorFlow's layout.
       memory wide_out = View(wide_layout, *dkernel), deep_out = View(deep_layout, *drecurrent);
       dnnl::reorder(d_wide, wide_out).execute(stream, d_wide, wide_out);
