@@ -60,6 +60,7 @@ def build(args) -> tuple[keras.Model, keras.losses.Loss]:
         args.decoder_units or 2 * args.units,
         cell=args.cell,
         tied_embeddings=args.tied_embeddings,
+        input_feeding=not args.no_input_feeding,
     )
     return model, MaskedSequenceCrossEntropy(0.1)
 
@@ -90,6 +91,11 @@ def main() -> None:
         action="store_true",
         help="translation: score with the embedding matrix (needs "
         "--decoder-units equal to --embed)",
+    )
+    parser.add_argument(
+        "--no-input-feeding",
+        action="store_true",
+        help="translation: the decoder does not read its previous attentional vector",
     )
     args = parser.parse_args()
 

@@ -199,12 +199,12 @@ def resolve_finetuning(config_type, saved: dict, finetuning: dict, overrides: li
     """A fine-tuning run's config: the export's ``saved`` config, then the recipe's
     ``finetuning`` values (e.g. a lower learning rate), then ``name=value`` overrides."""
     return apply_overrides(
-        dataclasses.replace(from_dict(config_type, saved), **finetuning), overrides
+        dataclasses.replace(from_saved(config_type, saved), **finetuning), overrides
     )
 
 
 def from_dict(config_type, values: dict):
-    """Builds ``config_type`` from a saved dict, rejecting unknown fields."""
+    """Builds ``config_type`` from a dict of field values, rejecting unknown fields."""
     known = {f.name for f in dataclasses.fields(config_type)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -212,6 +212,16 @@ def from_dict(config_type, values: dict):
             f"unknown config field(s) {', '.join(unknown)} for {config_type.__name__}"
         )
     return config_type(**values)
+
+
+def from_saved(config_type, saved: dict):
+    """Builds ``config_type`` from a config saved with a run or an export.
+
+    A field the saved config lacks takes its value in ``config_type.SAVED_BEFORE`` when
+    it has one there (what configs saved before the field existed meant), else its
+    default.
+    """
+    return from_dict(config_type, {**getattr(config_type, "SAVED_BEFORE", {}), **saved})
 
 
 def to_json(config) -> str:

@@ -116,8 +116,7 @@ def build_parser(
             source = sub.add_mutually_exclusive_group()
             source.add_argument(
                 "--data",
-                help="a user file, split 80/10/10 "
-                + ("at random with a fixed seed" if spec.ROWS else "by position"),
+                help=f"a user file, split 80/10/10 {spec.DATA_SPLIT}",
             )
             source.add_argument("--dataset", help="a bundled corpus name or tfds:NAME")
             if spec.ROWS:
@@ -331,7 +330,7 @@ def export_run(recipe: Recipe, run: RunDirectory, export_dir: Path, report: dict
 
     saved, model, saved_report = run.load_finished(recipe.name)
     asset = run.read_bytes(recipe.asset)
-    config = config_lib.from_dict(recipe.spec.CONFIG, saved["config"])
+    config = config_lib.from_saved(recipe.spec.CONFIG, saved["config"])
 
     def write(directory: Path):
         metadata = recipe.write_export(model, config, asset, saved, directory)
@@ -424,7 +423,7 @@ def command_evaluate(recipe: Recipe, args: argparse.Namespace) -> None:
     from nlp_lstm import config as config_lib
 
     export = load_export(recipe, args.model)
-    config = config_lib.from_dict(recipe.spec.CONFIG, export.metadata["config"])
+    config = config_lib.from_saved(recipe.spec.CONFIG, export.metadata["config"])
     data = recipe.read_data(args, config)
     scores = recipe.evaluate(export, config, data, args.split)
     report = {"export": str(export.version), "data": data.source, "split": args.split, **scores}

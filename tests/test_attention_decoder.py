@@ -1,5 +1,5 @@
-"""The attention decoder computes Luong attention with input feeding, step by step as
-written in its docstring, forward and backward, for every cell and stacked cells."""
+"""The attention decoder computes Luong attention, with and without input feeding, step by
+step as written in its docstring, forward and backward, for every cell and stacked cells."""
 
 import numpy as np
 import pytest
@@ -17,12 +17,15 @@ MEMORY_MASK = np.array([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5], bool)
 
 def textbook_decoding(decoder, target, memory, memory_mask):
     """The docstring's equations with the decoder's own weights: each cell called on
-    ``[y_t; a_{t-1}]``, the context projected by the ``attentional`` layer."""
+    ``[y_t; a_{t-1}]`` (``y_t`` without input feeding), the context projected by the
+    ``attentional`` layer."""
     state = decoder.initial_state(memory, memory_mask)
     keys = decoder.memory_keys(memory) / (decoder.units**0.5 if decoder.scaled_scores else 1)
     count, outputs, weights_over_time = decoder.states_per_cell, [], []
     for t in range(target.shape[1]):
-        x, new_state = ops.concatenate([target[:, t], state[-1]], axis=-1), []
+        x, new_state = target[:, t], []
+        if decoder.input_feeding:
+            x = ops.concatenate([x, state[-1]], axis=-1)
         for index, cell in enumerate(decoder.cells):
             x, states = cell(x, state[count * index : count * (index + 1)])
             new_state += list(states)
@@ -30,7 +33,7 @@ def textbook_decoding(decoder, target, memory, memory_mask):
         weights = ops.softmax(scores, axis=-1)
         context = ops.einsum("bs,bsd->bd", weights, memory)
         attentional = decoder.attentional(ops.concatenate([context, x], axis=-1))
-        state = [*new_state, attentional]
+        state = [*new_state, attentional] if decoder.input_feeding else new_state
         outputs.append(attentional)
         weights_over_time.append(weights)
     return ops.stack(outputs, axis=1), ops.stack(weights_over_time, axis=1)
@@ -47,30 +50,37 @@ def outputs_and_gradients(decoder, decode):
 
 
 @pytest.mark.parametrize(
-    "cell, layers, scaled",
+    "cell, layers, scaled, feeding",
     [
-        ("lstm", 1, True),
-        ("lstm", 1, False),
-        ("lstm", 2, True),
-        ("gru", 2, True),
-        ("peephole", 1, True),
+        ("lstm", 1, True, True),
+        ("lstm", 1, False, True),
+        ("lstm", 2, True, True),
+        ("gru", 2, True, True),
+        ("peephole", 1, True, True),
+        ("lstm", 1, True, False),
+        ("lstm", 2, True, False),
+        ("gru", 1, True, False),
     ],
 )
-def test_decoder_follows_luong_equations(cell, layers, scaled):
-    decoder = AttentionDecoder(6, layers=layers, cell=cell, scaled_scores=scaled)
+def test_decoder_follows_luong_equations(cell, layers, scaled, feeding):
+    decoder = AttentionDecoder(
+        6, layers=layers, cell=cell, scaled_scores=scaled, input_feeding=feeding
+    )
     decoder.build(TARGET.shape, MEMORY.shape)
     decoder.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in decoder.get_weights()])
 
     expected = outputs_and_gradients(
         decoder, lambda y, m: textbook_decoding(decoder, y, m, MEMORY_MASK)[0]
     )
-    actual = outputs_and_gradients(decoder, lambda y, m: decoder(y, m, MEMORY_MASK))
+    # training=True (no dropout here): the training path, oneDNN's LSTM where it is built
+    actual = outputs_and_gradients(decoder, lambda y, m: decoder(y, m, MEMORY_MASK, training=True))
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, atol=1e-5, rtol=1e-4)
 
 
-def test_one_step_matches_teacher_forcing():
-    decoder = AttentionDecoder(6, layers=2)
+@pytest.mark.parametrize("feeding", [True, False])
+def test_one_step_matches_teacher_forcing(feeding):
+    decoder = AttentionDecoder(6, layers=2, input_feeding=feeding)
     full = np.asarray(decoder(TARGET, MEMORY, MEMORY_MASK))
     step = decoder.step_function(decoder.attend(MEMORY, MEMORY_MASK))
     state = decoder.initial_state(MEMORY, MEMORY_MASK)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from nlp_lstm import runner, serving
-from nlp_lstm.config import from_dict
+from nlp_lstm.config import from_saved
 from nlp_lstm.recipes.generation import recipe as generation
 from nlp_lstm.recipes.sentiment import recipe as sentiment
 from nlp_lstm.recipes.translation import recipe as translation
@@ -21,7 +21,7 @@ TEXTS = ["A warm, funny film.", "Dull and far too long.", "", "Where is the stat
 def loaded(exports, recipe):
     """The Keras model (``runner.load_export``), its config, and the serving signature."""
     export = runner.load_export(recipe, exports / recipe.name / "1")
-    config = from_dict(recipe.spec.CONFIG, export.metadata["config"])
+    config = from_saved(recipe.spec.CONFIG, export.metadata["config"])
     return export, config, serving.load(export.version, recipe.name)
 
 

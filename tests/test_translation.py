@@ -46,7 +46,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("translation")
     english, german = corpora.load("ding_en_de", "train")
     data = write_pairs(root / "pairs.tsv", english[:800], german[:800])
-    # Tied embeddings, as in the full preset (``test_dictionary_pairs_...`` trains untied).
+    # Tied embeddings and input feeding, as in the full preset (``tiny_exports`` and
+    # ``test_dictionary_pairs_...`` train untied, without input feeding).
     code = train(
         "translation",
         "--data",
@@ -61,6 +62,8 @@ def trained(tmp_path_factory):
         "--decoder-units",
         "32",
         "--tied-embeddings",
+        "true",
+        "--input-feeding",
         "true",
     )
     assert code == 0
@@ -369,6 +372,17 @@ def test_models_saved_before_scaled_attention_keep_their_scores():
     assert Translator.from_config(config).decoder.scaled_scores
     del config["scaled_attention"]  # as written before the option existed
     assert not Translator.from_config(config).decoder.scaled_scores
+
+
+def test_runs_saved_before_input_feeding_was_optional_keep_it():
+    model = Translator(30, 8, 8, 1, 16, 1)
+    config = model.get_config()
+    del config["input_feeding"]  # as written before the option existed
+    assert Translator.from_config(config).decoder.input_feeding
+    saved = json.loads(config_lib.to_json(translation.TranslationConfig()))
+    assert not translation.TranslationConfig().input_feeding  # the quick preset's
+    del saved["input_feeding"]
+    assert config_lib.from_saved(translation.TranslationConfig, saved).input_feeding
 
 
 def test_tied_embeddings_score_with_the_embedding_matrix(tmp_path):

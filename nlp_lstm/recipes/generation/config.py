@@ -11,6 +11,8 @@ NAME = "generation"
 DESCRIPTION = "Character-level text generation with a stacked LSTM."
 DEFAULT_CORPUS = "shakespeare"
 ROWS = False  # reads plain text
+# How a user file (--data) is split 80/10/10.
+DATA_SPLIT = "by position (training first, then validation, then test)"
 
 
 @dataclasses.dataclass

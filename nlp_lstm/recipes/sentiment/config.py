@@ -11,6 +11,8 @@ NAME = "sentiment"
 DESCRIPTION = "Sentiment analysis with a stacked BiLSTM."
 DEFAULT_CORPUS = "rotten_tomatoes"
 ROWS = True  # reads rows (TSV, CSV, JSONL)
+# How a user file (--data) is split 80/10/10.
+DATA_SPLIT = "at random with a fixed seed"
 
 
 @dataclasses.dataclass

@@ -384,6 +384,7 @@ class TranslationRecipe(Recipe):
                 scaled_attention=config.scaled_attention,
                 tied_embeddings=config.tied_embeddings,
                 word_dropout=config.word_dropout,
+                input_feeding=config.input_feeding,
                 name="translator",
             )
             model.build()
