@@ -5,7 +5,7 @@ which brings ``onednn-cpu-gomp`` and its headers). The library is built once per
 source, TensorFlow version and compiler flags, into ``$NLP_LSTM_CACHE`` (by default
 ``~/.cache/nlp_lstm``), and reused from there.
 
-    python -m nlp_lstm.layers.onednn.build     # builds (if needed), prints the path
+    python -m nlp_lstm.layers.onednn     # builds (if needed), prints the path
 """
 
 from __future__ import annotations
@@ -91,10 +91,3 @@ def library() -> Path:
             raise BuildError(f"compiling {SOURCE.name} failed:\n{result.stderr[-3000:]}")
         os.replace(built, target)  # atomic: a concurrent build never sees half a file
     return target
-
-
-if __name__ == "__main__":
-    try:
-        print(library())
-    except BuildError as error:
-        raise SystemExit(f"error: {error}") from None
