@@ -29,7 +29,7 @@ class AttentionDecoder(keras.layers.Layer):
     as in TensorFlow's NMT tutorial). The recurrence then no longer waits for the
     attention, so in training each layer runs over all steps as one recurrent layer
     (``HoistedLSTM``: oneDNN's fused LSTM on CPUs) and the attention of all steps is
-    a few batched products; it trains about twice as many tokens per second.
+    a few batched products, which trains faster.
 
     The initial states come from the mean of the memory through a dense "bridge"
     (as in Bahdanau et al. and Nematus), so the decoder starts from the whole
@@ -62,6 +62,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.units, self.num_layers, self.dropout_rate, self.cell = units, layers, dropout, cell
         self.scaled_scores, self.input_feeding = scaled_scores, input_feeding
         if input_feeding:
+            self.recurrent_layers = []
             self.cells = [
                 recurrent_cell(cell, units, name=f"{cell}_cell_{i + 1}") for i in range(layers)
             ]
@@ -87,7 +88,7 @@ class AttentionDecoder(keras.layers.Layer):
         first_dim = input_dim + self.units if self.input_feeding else input_dim
         for index, cell in enumerate(self.cells):
             cell.build((None, first_dim if index == 0 else self.units))
-        for index, layer in enumerate(getattr(self, "recurrent_layers", [])):
+        for index, layer in enumerate(self.recurrent_layers):
             layer.build((None, None, first_dim if index == 0 else self.units))
         self.bridge.build((None, memory_dim))
         self.memory_keys.build((None, None, memory_dim))
