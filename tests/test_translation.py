@@ -385,6 +385,13 @@ def test_runs_saved_before_input_feeding_was_optional_keep_it():
     assert config_lib.from_saved(translation.TranslationConfig, saved).input_feeding
 
 
+def test_runs_saved_before_the_warm_up_existed_resume_without_one():
+    saved = json.loads(config_lib.to_json(translation.TranslationConfig()))
+    assert saved["warmup_steps"] == 200  # the quick preset's
+    del saved["warmup_steps"]
+    assert config_lib.from_saved(translation.TranslationConfig, saved).warmup_steps == 0
+
+
 def test_tied_embeddings_score_with_the_embedding_matrix(tmp_path):
     keras.utils.set_random_seed(0)
     model = Translator(30, 16, 8, 1, 16, 1, tied_embeddings=True)
@@ -456,6 +463,17 @@ def test_word_dropout_reaches_the_shared_embedding_and_survives_a_save(tmp_path)
     assert model.embedding.word_dropout_rate == 0.2
     model.save(tmp_path / "model.keras")
     assert keras.saving.load_model(tmp_path / "model.keras").embedding.word_dropout_rate == 0.2
+
+
+def test_learning_rate_warms_up_then_decays_to_a_tenth():
+    config = translation.TranslationConfig(learning_rate=8e-3, warmup_steps=100)
+    schedule = translation.learning_rate_schedule(config, steps=1000)
+    rates = [float(schedule(step)) for step in (0, 50, 100, 1000, 5000)]
+    np.testing.assert_allclose(rates, [0.0, 4e-3, 8e-3, 8e-4, 8e-4], rtol=1e-5, atol=1e-9)
+    # A run shorter than twice the warm-up (fine-tuning a few steps) warms up for half of it.
+    short = translation.learning_rate_schedule(config, steps=40)
+    np.testing.assert_allclose(float(short(20)), 8e-3, rtol=1e-5)
+    assert float(translation.learning_rate_schedule(config, steps=1)(0)) == pytest.approx(8e-3)
 
 
 def test_loss_ignores_padding_and_smooths_labels():

@@ -30,8 +30,9 @@ DATA_SPLIT = (
 class TranslationConfig:
     """Everything that shapes a translation run (saved with the run and the export)."""
 
-    # Runs and exports saved before ``input_feeding`` existed fed the attentional vector.
-    SAVED_BEFORE: ClassVar[dict] = {"input_feeding": True}
+    # Runs and exports saved before ``input_feeding`` existed fed the attentional vector;
+    # those saved before ``warmup_steps`` existed trained without a warm-up.
+    SAVED_BEFORE: ClassVar[dict] = {"input_feeding": True, "warmup_steps": 0}
 
     source_language: str = "en"
     target_language: str = "es"
@@ -52,6 +53,7 @@ class TranslationConfig:
     batch_size: int = 64
     epochs: int = 1
     learning_rate: float = 8e-3
+    warmup_steps: int = 200
     clipnorm: float = 1.0
     patience: int = 3
     max_train_tokens: int = 24
@@ -88,6 +90,7 @@ RANGES = {
     "batch_size": config_lib.POSITIVE,
     "epochs": config_lib.POSITIVE,
     "learning_rate": config_lib.SCALE,
+    "warmup_steps": config_lib.NON_NEGATIVE,
     "clipnorm": config_lib.SCALE,
     "patience": config_lib.NON_NEGATIVE,
     "max_train_tokens": config_lib.Range(2),
@@ -108,7 +111,9 @@ PRESETS = {
         # not fit), batches of 64. A single pass does not over-fit, so no dropout, and it
         # rewards a high learning rate: test BLEU 22.5 at 3e-3 with dropout 0.1, 27.0 at
         # 5e-3, 27.6 at 8e-3, 21.4 at 1.2e-2. Without input feeding the decoder trains
-        # 1.6x faster and learns more in the pass (test BLEU 28.4 -> 32.5 greedy).
+        # 1.6x faster and learns more in the pass (test BLEU 28.4 -> 32.5 greedy). A warm-up
+        # of 200 steps (a tenth of the pass) steadies the start at that rate: validation BLEU
+        # 33.2 and 30.2 for seeds 1 and 2, against 32.7 and 27.1 without.
         # '/' is text here ("20/20").
         "quick": {},
         # Sized for under an hour on 2 CPU cores: wider, tied embeddings (Press & Wolf,
@@ -125,6 +130,7 @@ PRESETS = {
             "embedding_dropout": 0.1,
             "epochs": 8,
             "learning_rate": 2e-3,
+            "warmup_steps": 0,
             "max_train_tokens": 48,
         },
     },
@@ -141,6 +147,7 @@ PRESETS = {
             "batch_size": 32,
             "epochs": 5,
             "learning_rate": 3e-3,
+            "warmup_steps": 0,
             "max_train_tokens": 20,
             "alternatives": 2,
         },
@@ -161,6 +168,7 @@ PRESETS = {
             "batch_size": 64,
             "epochs": 11,
             "learning_rate": 2e-3,
+            "warmup_steps": 0,
             "max_train_tokens": 48,
             "alternatives": 2,
             "dictionary_pairs": 30000,

@@ -235,12 +235,26 @@ def plot_attention(translate, sources: list[str], beam_size: int, folder: Path) 
     return paths
 
 
-def compile_model(model: Translator, config: TranslationConfig, steps: int) -> None:
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, max(steps, 1), alpha=0.1
+def learning_rate_schedule(
+    config: TranslationConfig, steps: int
+) -> keras.optimizers.schedules.CosineDecay:
+    """Over ``steps``, a learning rate that rises linearly from 0 to ``learning_rate`` in
+    ``warmup_steps`` (at most half of the steps), then decays along a cosine to a tenth."""
+    warmup = min(config.warmup_steps, steps // 2)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else config.learning_rate,
+        max(steps - warmup, 1),
+        alpha=0.1,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
     )
+
+
+def compile_model(model: Translator, config: TranslationConfig, steps: int) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clipnorm),
+        optimizer=keras.optimizers.Adam(
+            learning_rate_schedule(config, steps), clipnorm=config.clipnorm
+        ),
         loss=MaskedSequenceCrossEntropy(config.label_smoothing),
     )
 
