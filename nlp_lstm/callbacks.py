@@ -1,5 +1,5 @@
 """Keras callbacks of the shared fit loop: mid-epoch checkpoints, resumable early
-stopping, divergence, stopping on a signal."""
+stopping, divergence, stopping on a signal, progress lines for logs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -223,3 +224,61 @@ class StopOnSignal(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.received:
             raise Interrupted(self.received[0])
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """Prints a line of progress every ``every`` seconds of training, for output that is
+    not a terminal: there Keras prints one line per epoch, and a long epoch says nothing.
+
+    Args:
+        steps_per_epoch: steps in a whole epoch.
+        epochs: epochs of the whole run.
+        every: seconds between two lines.
+        clock: seconds since some fixed point (``time.monotonic``; tests pass their own).
+
+    Example of a line::
+
+        epoch 3/8, step 600/1958, 28 % of training done, loss 3.2101, about 31 min left
+    """
+
+    def __init__(
+        self, steps_per_epoch: int, epochs: int, every: float = 60.0, clock=time.monotonic
+    ):
+        super().__init__()
+        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
+        self.every, self.clock = every, clock
+
+    def on_train_begin(self, logs=None):
+        self.started = self.last = self.clock()
+        self.first_step = global_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = self.clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        step = global_step(self.model)
+        epoch, in_epoch = divmod(step - 1, self.steps_per_epoch)
+        total = self.epochs * self.steps_per_epoch
+        rate = (step - self.first_step) / max(now - self.started, 1e-9)  # steps per second
+        left = (total - step) / rate if rate else float("inf")
+        loss = (logs or {}).get("loss")
+        print(
+            f"epoch {epoch + 1}/{self.epochs}, step {in_epoch + 1}/{self.steps_per_epoch}, "
+            f"{100 * step // total} % of training done"
+            + (f", loss {float(loss):.4f}" if loss is not None else "")
+            + f", about {minutes(left)} left",
+            flush=True,
+        )
+
+
+def minutes(seconds: float) -> str:
+    """A duration rounded for people: ``'40 s'``, ``'5 min'``, ``'2 h 10 min'``."""
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours, rest = divmod(round(seconds / 60), 60)
+    return f"{hours} h {rest} min"

@@ -21,6 +21,7 @@ import tensorflow as tf
 from nlp_lstm import config as config_lib
 from nlp_lstm.callbacks import (
     POSITION_FILE,
+    ProgressLines,
     ResumableEarlyStopping,
     StopOnDivergence,
     StopOnSignal,
@@ -385,6 +386,9 @@ def fit(
         keras.callbacks.TensorBoard(str(run.path / "logs"), write_graph=False),
         checkpoint,
     ]
+    terminal = sys.stdout.isatty()
+    if not terminal:  # a log file: Keras prints one line per epoch, these in between
+        callbacks.append(ProgressLines(steps_per_epoch, epochs))
     # The interrupted epoch first (only its remaining steps), then the whole ones; none
     # if early stopping had ended the run before it was interrupted.
     phases = [(epoch, epoch + 1, steps_per_epoch - step)] if step else []
@@ -407,7 +411,7 @@ def fit(
                 steps_per_epoch=steps,
                 callbacks=callbacks,
                 shuffle=False,  # tf.data does
-                verbose=1 if sys.stdout.isatty() else 2,
+                verbose=1 if terminal else 2,
             )
             if model.stop_training:
                 break

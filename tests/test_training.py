@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from nlp_lstm import corpora
-from nlp_lstm.callbacks import best_of, logged, read_position
+from nlp_lstm.callbacks import ProgressLines, best_of, logged, minutes, read_position
 from nlp_lstm.data import read_labelled
 from nlp_lstm.errors import NlpLstmError
 from nlp_lstm.training import RunDirectory, checkpoint_key, epoch_size, fit, logged_history, run_key
@@ -246,6 +246,28 @@ def test_epoch_size_and_logged_history(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss,val_loss\n0,3,2.5\n1,2,1.5\n1,2.1,1.4\n")
     assert logged_history(history) == {"loss": [3.0, 2.1], "val_loss": [2.5, 1.4]}
+
+
+def test_progress_lines_come_every_minute_with_the_step_and_the_time_left(capsys):
+    """A clock that advances 30 s a step: lines after steps 2, 4 and 6 of 2 epochs x 3."""
+    ticks = iter(range(0, 1000, 30))
+    model = small_model()
+    progress = ProgressLines(steps_per_epoch=3, epochs=2, every=60, clock=lambda: next(ticks))
+    model.fit(regression()(), epochs=2, steps_per_epoch=3, callbacks=[progress], verbose=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(", loss")[0] for line in lines] == [
+        "epoch 1/2, step 2/3, 33 % of training done",
+        "epoch 2/2, step 1/3, 66 % of training done",
+        "epoch 2/2, step 3/3, 100 % of training done",
+    ]
+    assert lines[0].endswith("about 2 min left")  # 4 steps at 30 s
+    assert lines[-1].endswith("about 0 s left")
+    assert [minutes(s) for s in (42, 300, 7800, float("inf"))] == [
+        "42 s",
+        "5 min",
+        "2 h 10 min",
+        "an unknown time",
+    ]
 
 
 def test_the_history_of_a_resumed_run_counts_each_epoch_once(tmp_path):
