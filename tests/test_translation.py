@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batches, signature_examples
 
-from nlp_lstm import cli, corpora, demo, metrics, runner
+from nlp_lstm import cli, corpora, demo, metrics, recipes, runner
 from nlp_lstm import config as config_lib
 from nlp_lstm.data.sources import parallel_splits
 from nlp_lstm.losses import MaskedSequenceCrossEntropy
@@ -295,9 +295,21 @@ def test_bundled_corpus_in_either_direction():
 )
 def test_languages_default_to_the_corpus(corpus, source, target, expected):
     overrides = translation.language_overrides(
-        argparse.Namespace(source=source, target=target), corpus
+        argparse.Namespace(source=source, target=target, overrides=[]), corpus
     )
     assert overrides == [f"source_language={expected[0]}", f"target_language={expected[1]}"]
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [(["--source-language", "es"], ("es", "en")), (["--target-language", "en"], ("es", "en"))],
+)
+def test_the_language_fields_as_overrides_choose_the_direction_like_source_and_target(
+    flags, expected
+):
+    parser = runner.build_parser(recipes.config_module("translation"), script=True)[0]
+    config = translation.RECIPE.resolve_config(runner.parse(parser, ["train", *flags]))
+    assert (config.source_language, config.target_language) == expected
 
 
 def test_each_bundled_corpus_has_presets_that_fit_it():

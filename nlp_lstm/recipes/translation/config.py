@@ -14,7 +14,7 @@ NAME = "translation"
 DESCRIPTION = (
     "Translation with a BiLSTM encoder and an attention LSTM decoder. The presets "
     "fit the corpus they train on: tatoeba_en_es (the default; quick: one pass over "
-    "127k everyday pairs, 5 to 7 minutes on 2 CPU cores) and ding_en_de (quick: 5 "
+    "127k everyday pairs, 5 to 10 minutes on 2 CPU cores, by CPU) and ding_en_de (quick: 5 "
     "passes over 18k idiomatic pairs; full: tied embeddings and Ding's headwords); "
     "user files and TFDS datasets take tatoeba_en_es's."
 )
@@ -107,8 +107,8 @@ RANGES = {
 # that suit them. User files and TFDS datasets take the default corpus's presets.
 PRESETS = {
     "tatoeba_en_es": {
-        # 5 to 7 minutes on 2 CPU cores: one pass over the 127k pairs (a second pass does
-        # not fit), batches of 64. A single pass does not over-fit, so no dropout, and it
+        # 5 to 10 minutes on 2 CPU cores, by CPU: one pass over the 127k pairs (a second pass would
+        # double that), batches of 64. A single pass does not over-fit, so no dropout, and it
         # rewards a high learning rate: test BLEU 22.5 at 3e-3 with dropout 0.1, 27.0 at
         # 5e-3, 27.6 at 8e-3, 21.4 at 1.2e-2. Without input feeding the decoder trains
         # 1.6x faster and learns more in the pass (test BLEU 28.4 -> 32.5 greedy). A warm-up

@@ -284,15 +284,18 @@ def load_splits(args, config: TranslationConfig) -> tuple[dict[str, ParallelExam
 
 
 def language_overrides(args, corpus: str | None) -> list[str]:
-    """``source_language`` / ``target_language`` from ``--source`` / ``--target``; a side
-    left unset is the bundled corpus's other language (its column order when neither is
-    set). User files, TFDS datasets and corpora of other tasks (refused later, when read)
-    default to the default corpus's languages."""
+    """``source_language`` / ``target_language`` from ``--source`` / ``--target`` (or the
+    same fields given as overrides, ``--source-language``); a side left unset is the
+    bundled corpus's other language (its column order when neither is set). User files,
+    TFDS datasets and corpora of other tasks (refused later, when read) default to the
+    default corpus's languages."""
     bundled = corpora.CORPORA.get(corpus)
     languages = (
         bundled if bundled and bundled.languages else corpora.get(DEFAULT_CORPUS)
     ).languages
-    source, target = args.source, args.target
+    given = dict(override.replace("-", "_").partition("=")[::2] for override in args.overrides)
+    source = args.source or given.get("source_language")
+    target = args.target or given.get("target_language")
     if source and not target:
         target = next((lang for lang in languages if lang != source), None)
     elif target and not source:
