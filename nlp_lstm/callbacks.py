@@ -236,9 +236,8 @@ class ProgressLines(keras.callbacks.Callback):
         every: seconds between two lines.
         clock: seconds since some fixed point (``time.monotonic``; tests pass their own).
 
-    Example of a line::
-
-        epoch 3/8, step 600/1958, 28 % of training done, loss 3.2101, about 31 min left
+    A line reads ``epoch 3/8, step 600/1958, 28 % of training done, loss 3.2101, about
+    31 min left``; the loss is the epoch's mean so far, as in Keras's own lines.
     """
 
     def __init__(
