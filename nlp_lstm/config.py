@@ -179,15 +179,23 @@ def apply_overrides(config, overrides: list[str]):
     fields = {f.name: f for f in dataclasses.fields(config)}
     hints = typing.get_type_hints(type(config))
     changes = {}
-    for item in overrides:
-        name, sep, raw = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep:
-            raise NlpLstmError(f"override {item!r} is not of the form name=value")
+    for name, raw in map(parse_override, overrides):
         if name not in fields:
             raise NlpLstmError(f"unknown config field {name!r}; known fields: {', '.join(fields)}")
-        changes[name] = _coerce(fields[name], hints, raw.strip())
+        changes[name] = _coerce(fields[name], hints, raw)
     return dataclasses.replace(config, **changes)
+
+
+def parse_override(item: str) -> tuple[str, str]:
+    """``'name=value'`` as ``(field name, value)``, ``-`` in the name read as ``_``.
+
+    Raises:
+        NlpLstmError: without ``=``.
+    """
+    name, sep, raw = item.partition("=")
+    if not sep:
+        raise NlpLstmError(f"override {item!r} is not of the form name=value")
+    return name.strip().replace("-", "_"), raw.strip()
 
 
 def resolve(config_type, presets: dict[str, dict], preset: str, overrides: list[str]):

@@ -293,7 +293,7 @@ def language_overrides(args, corpus: str | None) -> list[str]:
     languages = (
         bundled if bundled and bundled.languages else corpora.get(DEFAULT_CORPUS)
     ).languages
-    given = dict(override.replace("-", "_").partition("=")[::2] for override in args.overrides)
+    given = dict(map(config_lib.parse_override, args.overrides))
     source = args.source or given.get("source_language")
     target = args.target or given.get("target_language")
     if source and not target:
