@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -176,8 +177,10 @@ def history(run_dir: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_two_workers_train_one_model_and_the_chief_exports_it(tmp_path):
-    """With a pretraining stage on 400 IMDb reviews before the snippets."""
+def test_two_workers_train_resume_after_one_is_killed_and_the_chief_exports(tmp_path):
+    """Two workers pretrain on 400 IMDb reviews, then train on the snippets; one is killed
+    inside the second epoch; restarted, both resume from the last checkpoint and end as an
+    uninterrupted run would, with identical weights and one export written by the chief."""
     reviews = read_labelled(corpora.reviews("imdb_reviews"))
     pretraining = tmp_path / "imdb.tsv"
     pretraining.write_text(
@@ -185,26 +188,8 @@ def test_two_workers_train_one_model_and_the_chief_exports_it(tmp_path):
         + "".join(f"{t}\t{label}\n" for t, label in zip(reviews.texts[:400], reviews.labels[:400]))
     )
     cluster = Cluster(
-        tmp_path, epochs=2, checkpoint_every=100, extra=["--pretrain-reviews", str(pretraining)]
+        tmp_path, epochs=3, checkpoint_every=5, extra=["--pretrain-reviews", str(pretraining)]
     )
-    wait(cluster.start(), cluster)
-    first, second = cluster.digests()
-    assert first == second  # all-reduced gradients keep the replicas identical
-    assert all("pretraining on the last 60 words of 400 reviews" in cluster.log(i) for i in (0, 1))
-    assert len(history(cluster.run_dir / "pretraining")) == 1
-    assert not list(cluster.run_dir.glob("**/backup"))  # complete: every stage's removed
-    rows = history(cluster.run_dir)
-    assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
-    assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]
-    metrics = json.loads((cluster.run_dir / "metrics.json").read_text())
-    assert metrics["weights_sha256"] == first
-    assert metrics["training_steps"] == 2 * metrics["steps_per_epoch"]
-    # The other worker wrote only to temporary folders, and removed them.
-    assert not any(cluster.scratch[1].iterdir())
-
-
-def test_a_killed_worker_resumes_the_job_from_its_checkpoint(tmp_path):
-    cluster = Cluster(tmp_path, epochs=3, checkpoint_every=5)
     processes = cluster.start()
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -223,16 +208,26 @@ def test_a_killed_worker_resumes_the_job_from_its_checkpoint(tmp_path):
         processes[0].kill()
     position = read_position(cluster.run_dir / "backup")
     assert not cluster.export_dir.exists() or not list(cluster.export_dir.iterdir())
+    assert all("pretraining on the last 60 words of 400 reviews" in cluster.log(i) for i in (0, 1))
 
+    shutil.rmtree(cluster.scratch[1])  # a restarted worker gets a fresh container
     wait(cluster.start(), cluster)
     for index in (0, 1):
         assert f"resuming from {position.describe}" in cluster.log(index)
-    assert len(set(cluster.digests())) == 1
-    assert [int(row["epoch"]) for row in history(cluster.run_dir)] == [0, 1, 2]
+    first, second = cluster.digests()
+    assert first == second  # all-reduced gradients keep the replicas identical
+    assert len(history(cluster.run_dir / "pretraining")) == 1
+    rows = history(cluster.run_dir)
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     metrics = json.loads((cluster.run_dir / "metrics.json").read_text())
+    assert metrics["weights_sha256"] == first
     assert metrics["training_steps"] == 3 * metrics["steps_per_epoch"]  # as if uninterrupted
-    assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]
     assert np.isfinite(metrics["test"]["accuracy"])
+    assert sorted(p.name for p in cluster.export_dir.iterdir()) == ["1"]
+    assert not list(cluster.run_dir.glob("**/backup"))  # complete: every stage's removed
+    # The other worker wrote only to temporary folders, and removed them.
+    assert not any(cluster.scratch[1].iterdir())
 
 
 MIRRORED = """
