@@ -135,7 +135,9 @@ PRESETS = {
         },
     },
     "ding_en_de": {
-        # 3 to 4 minutes on 2 CPU cores: a small model on the pairs of up to 19 pieces (+ eos).
+        # 3 to 5 minutes on 2 CPU cores: a small model on the pairs of up to 19 pieces (+ eos).
+        # A peak of 5e-3 after a warm-up of 200 steps: validation loss 4.46 against 4.77 at
+        # 3e-3 without one, test chrF 19.1 against 14.3 (3e-3 with the warm-up: 4.90).
         "quick": {
             "vocabulary_size": 2000,
             "embedding_dim": 96,
@@ -146,8 +148,8 @@ PRESETS = {
             "embedding_dropout": 0.1,
             "batch_size": 32,
             "epochs": 5,
-            "learning_rate": 3e-3,
-            "warmup_steps": 0,
+            "learning_rate": 5e-3,
+            "warmup_steps": 200,
             "max_train_tokens": 20,
             "alternatives": 2,
         },
