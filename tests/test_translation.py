@@ -65,6 +65,8 @@ def trained(tmp_path_factory):
         "true",
         "--input-feeding",
         "true",
+        "--steps-per-epoch",
+        "15",  # of the 20 in a pass
     )
     assert code == 0
     return root
@@ -87,6 +89,7 @@ def test_train_writes_run_directory_metrics_and_export(trained):
         assert scores["chrf"] == pytest.approx(again["chrf"])
         assert "tok:13a" in scores["bleu_signature"]
     assert "greedy" in report["validation"]
+    assert (report["steps_per_epoch"], report["training_steps"]) == (15, 30)
     for name in (
         "config.json",
         "history.csv",

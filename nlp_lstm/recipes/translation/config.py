@@ -52,6 +52,7 @@ class TranslationConfig:
     label_smoothing: float = 0.1
     batch_size: int = 64
     epochs: int = 1
+    steps_per_epoch: int = 0  # 0: one pass over the training pairs
     learning_rate: float = 8e-3
     warmup_steps: int = 200
     clipnorm: float = 1.0
@@ -89,6 +90,7 @@ RANGES = {
     "label_smoothing": config_lib.RATE,
     "batch_size": config_lib.POSITIVE,
     "epochs": config_lib.POSITIVE,
+    "steps_per_epoch": config_lib.NON_NEGATIVE,
     "learning_rate": config_lib.SCALE,
     "warmup_steps": config_lib.NON_NEGATIVE,
     "clipnorm": config_lib.SCALE,

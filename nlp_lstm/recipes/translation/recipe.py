@@ -406,11 +406,13 @@ class TranslationRecipe(Recipe):
             )
             model.build()
         # Counted without subword sampling, so every worker of a distributed run agrees.
-        steps_per_epoch, tokens_per_epoch = epoch_size(
+        pass_steps, pass_tokens = epoch_size(
             make_dataset(
                 train_pairs, tokenizer, dataclasses.replace(config, subword_alpha=0.0), True
             )
         )
+        steps_per_epoch = config.steps_per_epoch or pass_steps
+        tokens_per_epoch = pass_tokens * steps_per_epoch // pass_steps
         compile_model(model, config, config.epochs * steps_per_epoch)
         print(
             f"training on {len(train_pairs.sources):,} pairs ({len(splits['train'].sources):,} "
