@@ -133,13 +133,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def describe_fields(config_type, ranges: dict[str, Range] | None = None) -> str:
     """One line per field of a config dataclass, as ``train --help`` lists them:
-    the flag, the default and the allowed range."""
+    the flag, the default, the allowed range and the field's ``help`` metadata if any."""
     ranges = ranges or {}
     lines = []
     for field in dataclasses.fields(config_type):
         default = field.default if field.default is not dataclasses.MISSING else None
         allowed = f"  ({ranges[field.name]})" if field.name in ranges else ""
-        lines.append(f"  --{field.name.replace('_', '-'):<24} {default!r}{allowed}")
+        note = f"; {field.metadata['help']}" if "help" in field.metadata else ""
+        lines.append(f"  --{field.name.replace('_', '-'):<24} {default!r}{allowed}{note}")
     return "\n".join(lines)
 
 

@@ -82,6 +82,7 @@ def test_nlp_lstm_spells_recipe_commands_with_the_recipe_after_the_command(capsy
     out = capsys.readouterr().out
     assert out.startswith("usage: nlp-lstm train translation")
     assert "--source SOURCE" in out and "example:\n  nlp-lstm train translation --data" in out
+    assert "(at least 0); 0: one pass over the training pairs" in out  # a field's own help
     with pytest.raises(SystemExit):
         cli.main(["train", "poetry"])
     assert "invalid choice: 'poetry'" in capsys.readouterr().err

@@ -52,7 +52,9 @@ class TranslationConfig:
     label_smoothing: float = 0.1
     batch_size: int = 64
     epochs: int = 1
-    steps_per_epoch: int = 0  # 0: one pass over the training pairs
+    steps_per_epoch: int = dataclasses.field(
+        default=0, metadata={"help": "0: one pass over the training pairs"}
+    )
     learning_rate: float = 8e-3
     warmup_steps: int = 200
     clipnorm: float = 1.0
