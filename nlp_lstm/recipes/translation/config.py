@@ -181,7 +181,13 @@ PRESETS = {
         },
     },
 }
-FINETUNE = {"epochs": 4, "learning_rate": 5e-4, "patience": 2, "dictionary_pairs": 0}
+FINETUNE = {
+    "epochs": 4,
+    "steps_per_epoch": 0,  # passes over the new pairs, whatever the export trained with
+    "learning_rate": 5e-4,
+    "patience": 2,
+    "dictionary_pairs": 0,
+}
 
 
 def add_arguments(commands: dict[str, argparse.ArgumentParser]) -> None:
