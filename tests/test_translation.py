@@ -271,6 +271,7 @@ def test_finetune_lowers_the_loss_on_new_pairs(trained, tmp_path):
     assert code == 0
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["validation_loss"] < report["validation_loss_before"] - 0.05
+    assert report["steps_per_epoch"] < 15  # a pass over ~320 pairs, not the export's 15 steps
     metadata = json.loads((trained / "exports" / "2" / "nlp_lstm.json").read_text())
     assert "fine-tuned from" in metadata["corpus"]
     tokenizer = (trained / "exports" / "1" / "assets" / "sentencepiece.model").read_bytes()
