@@ -30,7 +30,7 @@ def train(recipe: str, *flags: str) -> int:
 def tiny_exports(root: Path) -> Path:
     """Trains tiny sentiment, generation and translation models through the runner and
     returns ``root/models`` holding their ``<recipe>/1`` exports (about 40 s on 2 cores;
-    built once per session, see ``conftest.tiny_exports``)."""
+    built once per pytest process, see ``conftest.tiny_exports``)."""
     models = root / "models"
     with _build_lock:
         if (root / "built").exists():

@@ -146,7 +146,8 @@ def test_help_answers_without_importing_tensorflow(call):
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     imported, seconds = result.stderr.split()
-    assert imported == "False" and float(seconds) < 1.0
+    # Importing TensorFlow alone takes several seconds; 3 leaves room for a busy machine.
+    assert imported == "False" and float(seconds) < 3.0
 
 
 def test_no_tensorflow_log_lines_unless_verbose(tmp_path):

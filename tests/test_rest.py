@@ -1,5 +1,5 @@
 """``nlp-lstm serve``: TF Serving's REST API against a real server process on loopback,
-over tiny real exports of the three recipes (trained once per session)."""
+over tiny real exports of the three recipes (trained once per pytest process)."""
 
 import asyncio
 import base64
