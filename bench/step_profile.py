@@ -203,6 +203,7 @@ def main() -> None:
     add_shape_arguments(parser, steps=5)
     args = parser.parse_args()
     args.model, args.cell, args.decoder_units, args.tied_embeddings = "lm", "lstm", None, False
+    args.padded = False
 
     per_step, wall = (keras_profile if args.framework == "keras" else torch_profile)(args)
     report(

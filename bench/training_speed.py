@@ -66,15 +66,37 @@ def build(args) -> tuple[keras.Model, keras.losses.Loss]:
 
 
 def batches(args, count: int):
+    """``count`` batches of random ids, cycled; with ``args.padded``, each side of each
+    row has a random length from half of ``--seq`` to all of it, then padding (0)."""
     rng = np.random.default_rng(0)
-    ids = lambda: rng.integers(1, args.vocab, (count * args.batch, args.seq)).astype("int32")
+
+    def ids():
+        values = rng.integers(1, args.vocab, (count * args.batch, args.seq)).astype("int32")
+        if args.padded:
+            lengths = rng.integers(args.seq // 2, args.seq + 1, (count * args.batch, 1))
+            values[np.arange(args.seq)[None] >= lengths] = 0
+        return values
+
     if args.model == "lm":
         inputs, targets = ids(), ids()
     elif args.model == "sentiment":
         inputs, targets = ids(), rng.integers(0, 2, count * args.batch).astype("int32")
     else:
-        inputs, targets = (ids(), ids()), ids()
+        targets = ids()
+        start = np.full_like(targets[:, :1], 1)  # target inputs: a start id, then targets
+        inputs = (ids(), np.concatenate([start, targets[:, :-1]], 1) * (targets > 0))
     return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(args.batch).repeat()
+
+
+def real_tokens_per_batch(args, data: tf.data.Dataset, count: int) -> float:
+    """Tokens that are not padding in a batch, on average over the ``count`` batches
+    (source and target sides for translation)."""
+    inputs = [batch[0] for batch in data.take(count)]
+    if args.model == "translation":
+        inputs = [source for source, _ in inputs]
+        targets = [batch[1] for batch in data.take(count)]
+        return float(np.count_nonzero(inputs) + np.count_nonzero(targets)) / count
+    return float(np.count_nonzero(inputs)) / count
 
 
 def main() -> None:
@@ -93,6 +115,12 @@ def main() -> None:
         "--decoder-units equal to --embed)",
     )
     parser.add_argument(
+        "--padded",
+        action="store_true",
+        help="rows of random lengths (half of --seq to all of it) and padding, as in the "
+        "sentiment and translation recipes' batches; tokens/s counts real tokens only",
+    )
+    parser.add_argument(
         "--no-input-feeding",
         action="store_true",
         help="translation: the decoder does not read its previous attentional vector",
@@ -107,15 +135,16 @@ def main() -> None:
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter())
     )
+    data = batches(args, 8)
     model.fit(
-        batches(args, 8),
+        data,
         steps_per_epoch=args.warmup + args.steps,
         epochs=1,
         verbose=0,
         callbacks=[record],
     )
     step_seconds = np.diff(ends[args.warmup - 1 :])
-    tokens = args.batch * args.seq * (2 if args.model == "translation" else 1)
+    tokens = real_tokens_per_batch(args, data, 8)
     report(
         "training_speed",
         model=args.model,
@@ -140,6 +169,7 @@ def main() -> None:
                 "batch",
                 "decoder_units",
                 "tied_embeddings",
+                "padded",
             )
         },
     )

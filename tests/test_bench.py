@@ -1,8 +1,11 @@
-"""The benchmark scripts still import against the library (they are not run here)."""
+"""The benchmark scripts still import against the library (they are not run here), and
+the parts of them that shape what they measure do what they say."""
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -50,3 +53,19 @@ def test_step_profile_counts_overlapping_ops_once(monkeypatch):
     assert wall == 10.0
     assert per_step["matrix"] == 5.5 and per_step["elementwise"] == 1.5
     assert per_step["idle"] == 4.0  # step 1: 10 - 4 covered; step 2: 10 - 8
+
+
+def test_padded_translation_batches_are_right_padded_pairs(monkeypatch):
+    speed = load_script("training_speed", monkeypatch)
+    args = SimpleNamespace(model="translation", vocab=50, batch=4, seq=10, padded=True)
+    data = speed.batches(args, 2)
+    (sources, target_inputs), targets = next(iter(data))
+    for side in (sources.numpy(), targets.numpy()):
+        lengths = (side > 0).sum(1)
+        assert lengths.min() >= 5 and lengths.max() <= 10
+        assert ((side > 0) == (np.arange(10)[None] < lengths[:, None])).all()  # right-padded
+    target_inputs = target_inputs.numpy()
+    assert (target_inputs[:, 0] == 1).all()  # a start id, then the targets shifted by one
+    assert ((target_inputs[:, 1:] == targets.numpy()[:, :-1]) | (targets.numpy()[:, 1:] == 0)).all()
+    tokens = speed.real_tokens_per_batch(args, data, 2)
+    assert 2 * 4 * 5 <= tokens <= 2 * 4 * 10

@@ -65,14 +65,20 @@ class HoistedLSTM(keras.layers.LSTM):
         mask = None if mask is None else tf.transpose(mask)
         bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units])
         if training and onednn.available(inputs.dtype.name):
-            h, c = self._onednn_loop(inputs, recurrent_kernel, bias, initial_state, mask)
-            if self.go_backwards and mask is not None:
-                mask = tf.reverse(mask, [0])
+            loop = functools.partial(
+                self._onednn_loop, inputs, recurrent_kernel, bias, initial_state
+            )
+            if mask is None:
+                outputs, h, c = loop(None)
+            else:
+                # A batch without padding (fixed-length windows, a length bucket of
+                # equal rows) skips the work that masks cost the op.
+                outputs, h, c = tf.cond(tf.reduce_all(mask), lambda: loop(None), lambda: loop(mask))
         else:
             if self.go_backwards:  # processed and returned in reverse order, as Keras does
                 inputs = tf.reverse(inputs, [0])
                 mask = None if mask is None else tf.reverse(mask, [0])
-            h, c = lstm_over_time(
+            states, c = lstm_over_time(
                 ops.matmul(inputs, cell.kernel),
                 bias,
                 recurrent_kernel,
@@ -80,22 +86,25 @@ class HoistedLSTM(keras.layers.LSTM):
                 mask=mask,
                 training=bool(training),
             )
-        outputs = h
-        if mask is not None:  # a masked step outputs zeros, or the last unmasked output
-            shown = (
-                mask
-                if self.zero_output_for_mask
-                else tf.cumsum(tf.cast(mask, tf.int32), axis=0) > 0
-            )
-            outputs = tf.where(shown[..., None], h, tf.zeros_like(h))
+            outputs, h = self._masked_outputs(states, mask), states[-1]
         dtype = self.compute_dtype
         outputs, last = tf.cast(outputs, dtype), tf.cast(outputs[-1], dtype)
         sequence = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else last[:, None]
-        return last, sequence, [tf.cast(h[-1], dtype), tf.cast(c, dtype)]
+        return last, sequence, [tf.cast(h, dtype), tf.cast(c, dtype)]
+
+    def _masked_outputs(self, states, mask):
+        """The outputs at every step from the hidden ``states`` (time-major): a masked
+        step outputs zeros, or the last unmasked output, as Keras's loop does."""
+        if mask is None:
+            return states
+        shown = (
+            mask if self.zero_output_for_mask else tf.cumsum(tf.cast(mask, tf.int32), axis=0) > 0
+        )
+        return tf.where(shown[..., None], states, tf.zeros_like(states))
 
     def _onednn_loop(self, inputs, recurrent_kernel, bias, initial_state, mask):
-        """``onednn.onednn_lstm`` over time-major ``inputs``: ``(h, c_last)`` as
-        ``lstm_over_time`` returns them, in Keras's order for ``go_backwards``.
+        """``onednn.onednn_lstm`` over time-major ``inputs``: the outputs at every step
+        (in Keras's order for ``go_backwards``) and the last states ``(h, c)``.
 
         oneDNN runs every row from its first step, so masks must be right-padded (as
         cuDNN's on a GPU); a row runs backwards within its own length."""
@@ -105,12 +114,12 @@ class HoistedLSTM(keras.layers.LSTM):
         )
         if self.go_backwards:
             inputs = tf.reverse(inputs, [0]) if lengths is None else reverse(inputs)
-        h, _, c = onednn.onednn_lstm(
+        states, h, c = onednn.onednn_lstm(
             inputs, self.cell.kernel, recurrent_kernel, bias, *initial_state, lengths=lengths
         )
         if self.go_backwards and lengths is not None:  # Keras's order: padding first
-            h = tf.reverse(reverse(h), [0])
-        return h, c
+            states, mask = tf.reverse(reverse(states), [0]), tf.reverse(mask, [0])
+        return self._masked_outputs(states, mask), h, c
 
 
 def right_padded_lengths(mask, name: str):
