@@ -503,7 +503,16 @@ def test_loss_ignores_padding_and_smooths_labels():
     np.testing.assert_allclose(plain, expected, rtol=1e-5)
     changed = tf.where(real[..., None], logits, 100.0 * tf.ones_like(logits))
     np.testing.assert_allclose(MaskedSequenceCrossEntropy(0.0)(truth, changed), plain, rtol=1e-5)
-    assert float(MaskedSequenceCrossEntropy(0.1)(truth, logits)) != pytest.approx(float(plain))
+    # Smoothing 0.1: 0.9 of the true token's loss plus 0.1 of the mean over the vocabulary.
+    log_probs = tf.nn.log_softmax(logits)
+    smoothed = 0.9 * tf.nn.sparse_softmax_cross_entropy_with_logits(truth, logits) + 0.1 * (
+        -tf.reduce_mean(log_probs, -1)
+    )
+    np.testing.assert_allclose(
+        MaskedSequenceCrossEntropy(0.1)(truth, logits),
+        tf.reduce_mean(tf.boolean_mask(smoothed, real)),
+        rtol=1e-5,
+    )
 
 
 @pytest.fixture(scope="module")
