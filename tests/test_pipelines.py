@@ -27,17 +27,6 @@ def test_bucketing_groups_similar_lengths_and_pads_right():
             assert (row[:length] > 0).all() and (row[length:] == 0).all()
 
 
-def test_pairs_are_bucketed_by_their_longer_side():
-    short_source_long_target = [(2, 30), (30, 2), (3, 3), (2, 2)]
-    pairs = tf.data.Dataset.from_generator(
-        lambda: ((np.ones(s, np.int32), np.ones(t, np.int32)) for s, t in short_source_long_target),
-        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)),
-    )
-    batches = list(batch_by_length(pairs, batch_size=2, boundaries=[10]))
-    shapes = sorted((source.shape[1], target.shape[1]) for source, target in batches)
-    assert shapes == [(3, 3), (30, 30)]
-
-
 def test_plain_padded_batches():
     ids, n = next(iter(batch_by_length(ragged_dataset([1, 5]), batch_size=2)))
     assert ids.shape == (2, 5) and n.numpy().tolist() == [1, 5]

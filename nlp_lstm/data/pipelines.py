@@ -29,9 +29,7 @@ def batch_by_length(
 
     ``ids`` is a 1-D int tensor per element; batches are right-padded with 0 (the
     pad id) to their longest row. With ``boundaries`` (token counts, ascending),
-    elements are bucketed first by the length of their longest 1-D component (for a
-    translation pair, the longer of its two sides, so neither side carries much
-    padding); without, they are padded-batched as is.
+    elements are bucketed by length first; without, they are padded-batched as is.
 
     Args:
         dataset: elements whose first component is a 1-D ``ids`` tensor.
@@ -46,17 +44,12 @@ def batch_by_length(
         batched = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
     else:
         batched = dataset.bucket_by_sequence_length(
-            element_length_func=_longest_sequence,
+            element_length_func=lambda ids, *rest: tf.shape(ids)[0],
             bucket_boundaries=list(boundaries),
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             drop_remainder=drop_remainder,
         )
     return batched.prefetch(AUTOTUNE)
-
-
-def _longest_sequence(*components: tf.Tensor) -> tf.Tensor:
-    """The length of the longest 1-D component of a dataset element."""
-    return tf.reduce_max([tf.shape(part)[0] for part in components if part.shape.rank == 1])
 
 
 def with_known_length(dataset: tf.data.Dataset) -> tf.data.Dataset:

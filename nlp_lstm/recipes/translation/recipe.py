@@ -35,7 +35,7 @@ from nlp_lstm.training import (
 )
 
 TOKENIZER_FILE = "sentencepiece.model"
-BUCKETS = [*range(6, 32, 2), 32, 40, 48]  # every 2 tokens where most pairs lie
+BUCKETS = [8, 12, 16, 24, 32, 48]
 ATTENTION_PLOTS = 4
 EVALUATION_BATCH = 64
 
