@@ -31,12 +31,14 @@ class MaskedSequenceCrossEntropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
         logits = ops.cast(y_pred, "float32")
-        vocabulary = ops.shape(logits)[-1]
-        # The smoothed target distribution, scored by one fused softmax cross-entropy
-        # kernel, whose gradient comes with its forward pass.
-        target = ops.one_hot(y_true, vocabulary) * (1.0 - self.label_smoothing)
-        target = target + self.label_smoothing / ops.cast(vocabulary, "float32")
-        loss = ops.categorical_crossentropy(target, logits, from_logits=True)
+        # One-hot targets, so that the smoothed loss runs as one fused softmax
+        # cross-entropy kernel whose gradient comes with its forward pass.
+        loss = keras.losses.categorical_crossentropy(
+            ops.one_hot(y_true, ops.shape(logits)[-1]),
+            logits,
+            from_logits=True,
+            label_smoothing=self.label_smoothing,
+        )
         weights = ops.cast(ops.not_equal(y_true, PAD_ID), "float32")
         return loss * weights / ops.maximum(ops.sum(weights), 1.0)
 
