@@ -382,6 +382,32 @@ def test_padding_does_not_change_the_translation_model():
     np.testing.assert_allclose(model((source, target)), model((padded, target)), atol=1e-5)
 
 
+@pytest.mark.parametrize("tied", [False, True])
+def test_only_real_target_positions_are_scored(tied):
+    """Real positions get the vocabulary scores of their attentional vectors, padding
+    positions zero, and the loss and its gradients are those of scoring every position."""
+    keras.utils.set_random_seed(0)
+    model = Translator(30, 16, 8, 1, 16, 1, dropout=0.0, tied_embeddings=tied)
+    source = tf.constant([[5, 6, 7, 3], [8, 9, 3, 0]])
+    target_in = tf.constant([[2, 5, 6, 9], [2, 7, 0, 0]])
+    target_out = tf.constant([[5, 6, 9, 3], [7, 3, 0, 0]])
+    loss = MaskedSequenceCrossEntropy(0.1)
+    with tf.GradientTape(persistent=True) as tape:
+        logits = model((source, target_in))
+        memory, mask = model.encode(source)
+        attentional = model.decoder(model.embedding(target_in), memory, mask)
+        every_position = model.vocabulary_scorer()(attentional)
+        compact, full = loss(target_out, logits), loss(target_out, every_position)
+    real = (target_in.numpy() != 0)[..., None]
+    np.testing.assert_allclose(logits, np.where(real, every_position, 0.0), atol=1e-6)
+    np.testing.assert_allclose(compact, full, rtol=1e-6)
+    variables = model.trainable_variables
+    for ours, reference in zip(tape.gradient(compact, variables), tape.gradient(full, variables)):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(ours), tf.convert_to_tensor(reference), atol=1e-6
+        )
+
+
 def test_models_saved_before_scaled_attention_keep_their_scores():
     model = Translator(30, 8, 8, 1, 16, 1)
     config = model.get_config()

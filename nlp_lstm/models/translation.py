@@ -30,7 +30,8 @@ class Translator(keras.Model):
 
     Called on ``(source_ids, target_inputs)`` (both ``int32[batch, time]``, 0 = padding,
     targets shifted right behind bos) it returns teacher-forced logits
-    ``float32[batch, target_time, vocabulary]``.
+    ``float32[batch, target_time, vocabulary]``, zero at padding positions: only the real
+    target positions are scored.
 
     Args:
         vocabulary_size: joint SentencePiece vocabulary size.
@@ -171,7 +172,15 @@ class Translator(keras.Model):
         source_ids, target_inputs = inputs
         memory, mask = self.encode(source_ids, training=training)
         vectors = self.embedding(target_inputs, training=training)
-        return self.vocabulary_scorer()(self.decoder(vectors, memory, mask, training=training))
+        attentional = self.decoder(vectors, memory, mask, training=training)
+        # Scores only the real target positions: the vocabulary product is a training
+        # step's largest, and length-bucketed batches carry much target padding.
+        real = tf.where(keras.ops.not_equal(target_inputs, PAD_ID))  # [tokens, 2]
+        scores = self.vocabulary_scorer()(tf.gather_nd(attentional, real))
+        shape = tf.concat(
+            [tf.shape(target_inputs, tf.int64), [self.settings["vocabulary_size"]]], 0
+        )
+        return tf.scatter_nd(real, scores, shape)
 
     def step_function(self, attended):
         """The search step over ``attended = decoder.attend(memory, mask)`` (inference mode)."""
