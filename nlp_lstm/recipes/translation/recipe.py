@@ -38,7 +38,6 @@ TOKENIZER_FILE = "sentencepiece.model"
 BUCKETS = [8, 12, 16, 24, 32, 48]
 ATTENTION_PLOTS = 4
 EVALUATION_BATCH = 64
-ENCODE_BATCH = 1024  # pairs per tokenizer call
 
 
 def training_pairs(pairs: ParallelExamples, alternatives: int) -> ParallelExamples:
@@ -100,38 +99,30 @@ def make_dataset(
     length = config.max_train_tokens - 1
     sample = training and config.subword_alpha > 0
 
-    def encode(sources, targets):  # a batch of pairs: one tokenizer call per side
+    def encode(source, target):
         tokenize = (
             (lambda t: tokenizer.sampling_tokenize(t, config.subword_alpha))
             if sample
             else tokenizer.tokenize
         )
-        source, target = tokenize(sources), tokenize(targets)
+        source, target = tokenize(source), tokenize(target)
         if not training:
-            source, target = source[:, :length], target[:, :length]
-        eos = tf.fill([tf.shape(sources)[0], 1], EOS_ID)
-        bos = tf.fill([tf.shape(sources)[0], 1], BOS_ID)
+            source, target = source[:length], target[:length]
         return (
-            tf.concat([source, eos], 1),
-            tf.concat([bos, target], 1),
-            tf.concat([target, eos], 1),
-        )
-
-    def encoded(dataset: tf.data.Dataset) -> tf.data.Dataset:
-        return (
-            dataset.batch(ENCODE_BATCH)
-            .map(encode, num_parallel_calls=tf.data.AUTOTUNE)
-            .unbatch()
-            .map(lambda *sides: tuple(map(tf.identity, sides)))  # ragged rows as tensors
+            tf.concat([source, [EOS_ID]], 0),
+            tf.concat([[BOS_ID], target], 0),
+            tf.concat([target, [EOS_ID]], 0),
         )
 
     def short_enough(source, target_in, target_out):
         return tf.maximum(tf.shape(source)[0], tf.shape(target_out)[0]) <= config.max_train_tokens
 
     if sample:
-        dataset = encoded(shuffled(dataset, seed=config.seed))
+        dataset = shuffled(dataset, seed=config.seed).map(
+            encode, num_parallel_calls=tf.data.AUTOTUNE
+        )
     else:
-        dataset = encoded(dataset).cache()
+        dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
         if training:
             dataset = shuffled(dataset, seed=config.seed, cache=False)
     if training:
