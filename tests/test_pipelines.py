@@ -59,10 +59,25 @@ def test_evaluation_batches_carry_their_count_so_keras_reads_them_to_the_end_cle
 
 
 def test_shuffle_is_seeded_and_reshuffles_each_epoch():
-    data = shuffled(tf.data.Dataset.range(50), seed=3, buffer_size=50)
+    data = shuffled(tf.data.Dataset.range(50), seed=3)
     first, second = list(data.as_numpy_iterator()), list(data.as_numpy_iterator())
-    again = list(shuffled(tf.data.Dataset.range(50), seed=3, buffer_size=50).as_numpy_iterator())
+    again = list(shuffled(tf.data.Dataset.range(50), seed=3).as_numpy_iterator())
     assert sorted(first) == list(range(50)) and first != second and first == again
+
+
+def test_shuffle_mixes_a_sorted_dataset_from_end_to_end():
+    # A corpus sorted by length must not reach training as a sweep from short to long:
+    # the first thousand elements are drawn from the whole range, not from its start.
+    first = np.array(list(shuffled(tf.data.Dataset.range(50_000), seed=1).take(1000)))
+    assert (first >= 40_000).sum() > 100
+    assert 22_000 < first.mean() < 28_000
+
+
+def test_shuffle_of_unknown_length_needs_a_buffer_size():
+    unknown = tf.data.Dataset.range(10).filter(lambda x: x % 2 == 0)
+    with pytest.raises(ValueError, match="buffer_size"):
+        shuffled(unknown, seed=1)
+    assert sorted(shuffled(unknown, seed=1, buffer_size=5).as_numpy_iterator()) == [0, 2, 4, 6, 8]
 
 
 def test_language_model_windows_shift_behind_the_start_id():

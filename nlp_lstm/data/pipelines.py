@@ -11,12 +11,37 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def shuffled(
-    dataset: tf.data.Dataset, seed: int | None, buffer_size: int = 20_000, cache: bool = True
+    dataset: tf.data.Dataset,
+    seed: int | None,
+    buffer_size: int | None = None,
+    cache: bool = True,
 ) -> tf.data.Dataset:
-    """Caches (optionally) then shuffles, reshuffling every epoch from ``seed``."""
+    """Caches (optionally) then shuffles, reshuffling every epoch from ``seed``.
+
+    By default the buffer holds the whole dataset, so every pass is a uniform
+    permutation: a smaller buffer keeps the order of a sorted corpus (Tatoeba's
+    pairs run from short to long), and each pass would sweep through it.
+
+    Args:
+        dataset: a finite dataset of known length (unless ``buffer_size`` is given).
+        seed: the shuffle seed (``None``: a different order every run).
+        buffer_size: elements held for shuffling (``None``: the whole dataset).
+        cache: cache the elements before shuffling.
+
+    Returns:
+        The shuffled dataset.
+
+    Raises:
+        ValueError: if ``buffer_size`` is ``None`` and the length of ``dataset`` is
+            unknown or infinite.
+    """
+    if buffer_size is None:
+        buffer_size = int(dataset.cardinality())
+        if buffer_size < 0:
+            raise ValueError("shuffled() needs a buffer_size for a dataset of unknown length")
     if cache:
         dataset = dataset.cache()
-    return dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    return dataset.shuffle(max(buffer_size, 1), seed=seed, reshuffle_each_iteration=True)
 
 
 def batch_by_length(
