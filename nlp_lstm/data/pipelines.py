@@ -131,5 +131,5 @@ def language_model_windows(
     inputs = np.concatenate([np.full((count, 1), start_id, np.int32), targets[:, :-1]], axis=1)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
     if seed is not None:
-        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        dataset = shuffled(dataset, seed, cache=False)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
