@@ -136,12 +136,16 @@ def sharded_stream(
     skip_steps: int,
     replicas: int,
     context: tf.distribute.InputContext,
+    steps: int | None = None,
 ) -> tf.data.Dataset:
-    """One input pipeline's share of the endless training stream.
+    """One input pipeline's share of the training stream.
 
     The stream is ``make_batches(per_replica_batch)`` repeated (a seeded shuffle
     makes every pass's order the same on every worker), started after
-    ``skip_steps`` global steps; pipeline ``i`` of ``n`` keeps batches ``i, i + n, ...``.
+    ``skip_steps`` global steps and ended after ``steps`` more; pipeline ``i`` of
+    ``n`` keeps batches ``i, i + n, ...``. Ending it where training ends keeps the
+    pipeline from preparing a pass that no step will take (a whole-split shuffle
+    fills its buffer before the pass's first batch).
 
     Args:
         make_batches: one pass over the training data, in batches of the given size.
@@ -149,11 +153,14 @@ def sharded_stream(
         skip_steps: global steps already trained (resuming mid-run).
         replicas: replicas in sync (each global step takes one batch per replica).
         context: which pipeline this is, and how many there are.
+        steps: global steps to serve (``None``: endless).
 
     Returns:
-        The pipeline's endless dataset of per-replica batches.
+        The pipeline's dataset of per-replica batches.
     """
     stream = make_batches(per_replica_batch).repeat().skip(skip_steps * replicas)
+    if steps is not None:
+        stream = stream.take(steps * replicas)
     if context.num_input_pipelines > 1:
         stream = stream.shard(context.num_input_pipelines, context.input_pipeline_id)
     return stream.prefetch(tf.data.AUTOTUNE)
@@ -164,8 +171,10 @@ def training_input(
     make_batches: Callable[[int], tf.data.Dataset],
     global_batch_size: int,
     skip_steps: int = 0,
+    steps: int | None = None,
 ):
-    """The endless training input for ``model.fit`` under ``strategy``.
+    """The training input for ``model.fit`` under ``strategy``: ``steps`` global steps
+    (``None``: endless) after ``skip_steps``.
 
     With one replica this is a plain ``tf.data.Dataset``; with several, a distributed
     dataset whose pipelines each build :func:`sharded_stream`.
@@ -174,10 +183,12 @@ def training_input(
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return sharded_stream(
-            make_batches, per_replica, skip_steps, 1, tf.distribute.InputContext()
+            make_batches, per_replica, skip_steps, 1, tf.distribute.InputContext(), steps
         )
     return strategy.distribute_datasets_from_function(
-        lambda context: sharded_stream(make_batches, per_replica, skip_steps, replicas, context)
+        lambda context: sharded_stream(
+            make_batches, per_replica, skip_steps, replicas, context, steps
+        )
     )
 
 

@@ -402,7 +402,9 @@ def fit(
             if first >= end:
                 continue
             done = first * steps_per_epoch + steps_per_epoch - steps
-            train = training_input(strategy, make_batches, batch_size, done)
+            train = training_input(
+                strategy, make_batches, batch_size, done, steps=(end - first) * steps
+            )
             model.fit(
                 train,
                 validation_data=validation,

@@ -58,6 +58,15 @@ def test_a_resumed_stream_continues_where_the_run_stopped():
         assert resumed[pipeline] == whole[pipeline][5:]
 
 
+def test_a_stream_given_steps_ends_after_them():
+    """Steps past a pass boundary, after a resume: the batches of the endless stream,
+    then the end (so no pass is prepared past the last step)."""
+    endless = sharded_stream(numbers, 5, 2, 1, tf.distribute.InputContext())
+    ended = sharded_stream(numbers, 5, 2, 1, tf.distribute.InputContext(), steps=10)
+    expected = [batch.numpy().tolist() for batch in endless.take(10)]
+    assert [batch.numpy().tolist() for batch in ended] == expected
+
+
 def test_strategy_choices_and_their_errors(monkeypatch):
     assert make_strategy("default") is tf.distribute.get_strategy()
     assert make_strategy("auto").num_replicas_in_sync == 1  # no GPUs here
