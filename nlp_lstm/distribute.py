@@ -136,7 +136,7 @@ def sharded_stream(
     skip_steps: int,
     replicas: int,
     context: tf.distribute.InputContext,
-    steps: int | None = None,
+    steps: int,
 ) -> tf.data.Dataset:
     """One input pipeline's share of the training stream.
 
@@ -153,14 +153,14 @@ def sharded_stream(
         skip_steps: global steps already trained (resuming mid-run).
         replicas: replicas in sync (each global step takes one batch per replica).
         context: which pipeline this is, and how many there are.
-        steps: global steps to serve (``None``: endless).
+        steps: global steps to serve.
 
     Returns:
         The pipeline's dataset of per-replica batches.
     """
-    stream = make_batches(per_replica_batch).repeat().skip(skip_steps * replicas)
-    if steps is not None:
-        stream = stream.take(steps * replicas)
+    stream = (
+        make_batches(per_replica_batch).repeat().skip(skip_steps * replicas).take(steps * replicas)
+    )
     if context.num_input_pipelines > 1:
         stream = stream.shard(context.num_input_pipelines, context.input_pipeline_id)
     return stream.prefetch(tf.data.AUTOTUNE)
@@ -170,11 +170,11 @@ def training_input(
     strategy: tf.distribute.Strategy,
     make_batches: Callable[[int], tf.data.Dataset],
     global_batch_size: int,
-    skip_steps: int = 0,
-    steps: int | None = None,
+    skip_steps: int,
+    steps: int,
 ):
     """The training input for ``model.fit`` under ``strategy``: ``steps`` global steps
-    (``None``: endless) after ``skip_steps``.
+    after the ``skip_steps`` already trained.
 
     With one replica this is a plain ``tf.data.Dataset``; with several, a distributed
     dataset whose pipelines each build :func:`sharded_stream`.

@@ -292,17 +292,17 @@ def fit(
     """Trains with early stopping and resumable checkpoints; ends holding the best
     validation epoch's weights.
 
-    Training reads an endless stream of ``make_batches`` passes (seeded shuffles, so
-    every pass's order is reproducible); an epoch is ``steps_per_epoch`` steps of
-    ``batch_size`` examples. Every ``checkpoint_every`` steps and at every epoch end
-    the model, the optimizer and the position are saved under ``backup/``. If the run
-    directory has such a checkpoint, training resumes from it: weights, optimizer
-    state (including the step count that drives learning-rate schedules) and the data
-    position are restored, the interrupted epoch runs only its remaining steps, and
-    the run ends with the same epochs and steps as an uninterrupted one. Without a
-    checkpoint the run starts over (old history and best weights are removed). The
-    checkpoint stays after ``fit`` (evaluation and export may still fail); the caller
-    removes it once the run is complete (``runner.training_session`` does).
+    Training reads a stream of ``make_batches`` passes (seeded shuffles, so every pass's
+    order is reproducible) that ends with the run's last step; an epoch is
+    ``steps_per_epoch`` steps of ``batch_size`` examples. Every ``checkpoint_every``
+    steps and at every epoch end the model, the optimizer and the position are saved
+    under ``backup/``. If the run directory has such a checkpoint, training resumes from
+    it: weights, optimizer state (including the step count that drives learning-rate
+    schedules) and the data position are restored, the interrupted epoch runs only its
+    remaining steps, and the run ends with the same epochs and steps as an uninterrupted
+    one. Without a checkpoint the run starts over (old history and best weights are
+    removed). The checkpoint stays after ``fit`` (evaluation and export may still fail);
+    the caller removes it once the run is complete (``runner.training_session`` does).
 
     Callbacks: ModelCheckpoint of the best weights, early stopping that counts epochs
     before a resume, StopOnDivergence, CSVLogger, TensorBoard, TrainingCheckpoint and
@@ -402,9 +402,7 @@ def fit(
             if first >= end:
                 continue
             done = first * steps_per_epoch + steps_per_epoch - steps
-            train = training_input(
-                strategy, make_batches, batch_size, done, steps=(end - first) * steps
-            )
+            train = training_input(strategy, make_batches, batch_size, done, (end - first) * steps)
             model.fit(
                 train,
                 validation_data=validation,
